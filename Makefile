@@ -1,0 +1,59 @@
+# Two commands on a fresh machine: `make run` and `make test`. Everything they need is installed here.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+MODEL ?= qwen2.5-coder-1.5b
+LLAMA_VERSION := 0.3.36
+# llama-cpp-python ships as source only; its wheel is built once (about 5 minutes) and kept here.
+WHEELS := $(HOME)/.cache/ponder/wheels
+LLAMA_WHEEL = $(firstword $(wildcard $(WHEELS)/llama_cpp_python-$(LLAMA_VERSION)-*.whl))
+
+.PHONY: run test bench install install-test lint wheel clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --disable-pip-version-check --upgrade pip
+
+wheel: $(BIN)/python
+	@if [ -z "$(LLAMA_WHEEL)" ]; then \
+	  echo "building llama-cpp-python $(LLAMA_VERSION) once (about 5 minutes; cached in $(WHEELS))"; \
+	  mkdir -p $(WHEELS) && \
+	  CMAKE_ARGS="-DGGML_NATIVE=OFF" CMAKE_BUILD_PARALLEL_LEVEL=$$(nproc) \
+	    $(BIN)/pip wheel --quiet --disable-pip-version-check --no-deps -w $(WHEELS) llama-cpp-python==$(LLAMA_VERSION); \
+	fi
+
+$(VENV)/.installed: pyproject.toml | $(BIN)/python
+	$(MAKE) wheel
+	$(BIN)/pip install --quiet --disable-pip-version-check --find-links $(WHEELS) -e .
+	touch $@
+
+$(VENV)/.installed-test: $(VENV)/.installed
+	$(BIN)/pip install --quiet --disable-pip-version-check --find-links $(WHEELS) -e '.[test]'
+	touch $@
+
+install: $(VENV)/.installed
+
+install-test: $(VENV)/.installed-test
+
+run: install
+	$(BIN)/ponder models pull $(MODEL)
+	$(BIN)/ponder serve --model $(MODEL)
+
+test: install-test
+	$(BIN)/ponder models pull smollm2-135m
+	$(BIN)/ruff check ponder tests bench
+	$(BIN)/mypy
+	$(BIN)/pytest -q
+
+bench: install-test
+	$(BIN)/ponder models pull smollm2-135m
+	$(BIN)/ponder models pull qwen2.5-coder-0.5b
+	$(BIN)/ponder models pull qwen2.5-coder-1.5b
+	$(BIN)/python -m bench.run
+
+lint: install-test
+	$(BIN)/ruff check ponder tests bench
+	$(BIN)/mypy
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

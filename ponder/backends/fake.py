@@ -1,0 +1,78 @@
+"""A scripted backend for unit tests: no weights, no threads, fully predictable.
+
+Like `llm`'s MockModel, tests `enqueue()` the completions the "model" will produce, in order. Each
+word of a script is one token, so budgets and `max_tokens` behave as they would on a real engine.
+With nothing enqueued it answers with a fixed sentence that quotes the end of the prompt.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from collections import deque
+from collections.abc import AsyncIterator
+from typing import TYPE_CHECKING
+
+from ponder.errors import ContextOverflow
+from ponder.types import BackendItem, Chunk, Completion, FinishReason, SamplingParams, TokenLogprob, TopLogprob
+
+if TYPE_CHECKING:
+    from ponder.config import Settings
+    from ponder.models import ModelSpec
+
+_TOKEN = re.compile(r"\s*\S+|\s+")
+
+
+def tokenize(text: str) -> list[str]:
+    return _TOKEN.findall(text)
+
+
+class FakeBackend:
+    def __init__(self, spec: ModelSpec | None = None, settings: Settings | None = None) -> None:
+        self.name = spec.name if spec else "fake"
+        self.context = spec.context if spec else 4096
+        self.delay = float(spec.options.get("delay", 0.0)) if spec else 0.0
+        self.scripts: deque[str] = deque(spec.options.get("scripts", []) if spec else [])
+        self.prompts: list[str] = []
+        self.active = 0
+        self.closed = False
+
+    def enqueue(self, *scripts: str) -> FakeBackend:
+        self.scripts.extend(scripts)
+        return self
+
+    def count_tokens(self, text: str) -> int:
+        return len(tokenize(text))
+
+    async def stream(self, prompt: str, params: SamplingParams) -> AsyncIterator[BackendItem]:
+        n_prompt = self.count_tokens(prompt)
+        if n_prompt >= self.context:
+            raise ContextOverflow(f"prompt is {n_prompt} tokens; this model's context is {self.context}")
+        self.prompts.append(prompt)
+        script = self.scripts.popleft() if self.scripts else f"Fake answer to: {prompt[-40:].strip()}"
+        self.active += 1
+        emitted: list[str] = []
+        finish: FinishReason = "stop"
+        try:
+            for tok in tokenize(script):
+                if len(emitted) >= min(params.max_tokens, self.context - n_prompt):
+                    finish = "length"
+                    break
+                text = "".join(emitted) + tok
+                hit = next((s for s in params.stop if s in text), None)
+                if hit is not None:
+                    cut = text.index(hit) - len("".join(emitted))
+                    if cut > 0:
+                        yield Chunk(tok[:cut], 1)
+                    break
+                emitted.append(tok)
+                lp = (TokenLogprob(tok, -0.25, (TopLogprob(tok, -0.25),) * params.top_logprobs),) if params.logprobs else ()
+                if self.delay:
+                    await asyncio.sleep(self.delay)
+                yield Chunk(tok, 1, lp)
+            yield Completion(finish, n_prompt, len(emitted), text="".join(emitted))
+        finally:
+            self.active -= 1
+
+    async def aclose(self) -> None:
+        self.closed = True

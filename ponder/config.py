@@ -1,0 +1,116 @@
+"""The single source of configuration: one pydantic-settings tree.
+
+The same fields are read from the TOML config file, from `PONDER_*` environment variables
+(`PONDER_ENGINE__PARALLEL=8`) and from CLI flags (`--engine-parallel 8`), which `ponder.cli` generates
+from this tree. Precedence: flags > environment > file > defaults.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+Effort = Literal["low", "medium", "high"]
+
+
+def default_config_path() -> Path:
+    if env := os.environ.get("PONDER_CONFIG"):
+        return Path(env).expanduser()
+    base = Path(os.environ.get("XDG_CONFIG_HOME", Path.home() / ".config"))
+    return base / "ponder" / "config.toml"
+
+
+def default_cache_dir() -> Path:
+    base = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache"))
+    return base / "ponder"
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class EngineSettings(_Section):
+    context: int = Field(4096, ge=256, description="Context window per sequence, in tokens.")
+    parallel: int = Field(4, ge=1, le=64, description="Sequences decoded together in one batch.")
+    batch: int = Field(512, ge=32, description="Most tokens sent to the model in one forward pass.")
+    threads: int | None = Field(None, ge=1, description="CPU threads (default: all cores).")
+    max_queue: int = Field(32, ge=0, description="Requests that may wait for a free slot; more get 503.")
+
+
+class ServerSettings(_Section):
+    host: str = Field("127.0.0.1", description="Address to listen on.")
+    port: int = Field(8000, ge=0, le=65535, description="Port to listen on.")
+    max_body_bytes: int = Field(4_000_000, ge=1024, description="Largest request body accepted (413).")
+    max_tokens_default: int = Field(1024, ge=1, description="Answer length when a request sets none.")
+
+
+class ReasoningSettings(_Section):
+    effort: Effort = Field("medium", description="Default reasoning effort for thinking mode.")
+    budget_low: int = Field(128, ge=1, description="Thinking tokens for reasoning_effort=low.")
+    budget_medium: int = Field(512, ge=1, description="Thinking tokens for reasoning_effort=medium.")
+    budget_high: int = Field(2048, ge=1, description="Thinking tokens for reasoning_effort=high.")
+
+    def budget(self, effort: Effort) -> int:
+        return {"low": self.budget_low, "medium": self.budget_medium, "high": self.budget_high}[effort]
+
+
+class ModelEntry(_Section):
+    """A model the user adds in the config file: a local GGUF, or a model on a remote server."""
+
+    name: str
+    path: Path | None = None
+    endpoint: str | None = Field(None, description="Base URL of an OpenAI-compatible server, e.g. http://gpu:8000/v1")
+    api_key: str | None = None
+    remote_name: str | None = Field(None, description="The model's name on the remote server (default: name).")
+    template: str = "chatml"
+    context: int = 4096
+    backend: str | None = Field(None, description="Backend to use; inferred from path/endpoint when unset.")
+    options: dict[str, Any] = Field(default_factory=dict, description="Backend-specific options.")
+
+    @model_validator(mode="after")
+    def _one_source(self) -> ModelEntry:
+        if self.backend is None:
+            if (self.path is None) == (self.endpoint is None):
+                raise ValueError(f"model {self.name!r}: give exactly one of `path` or `endpoint`")
+            self.backend = "llama" if self.path is not None else "openai"
+        return self
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="PONDER_", env_nested_delimiter="__", extra="forbid", nested_model_default_partial_update=True
+    )
+
+    model: str = Field("qwen2.5-coder-1.5b", description="Model served by default (catalogue or config name).")
+    cache_dir: Path = Field(default_factory=default_cache_dir, description="Where assembled models are kept.")
+    models: list[ModelEntry] = Field(default_factory=list, description="Extra models (config file).")
+    engine: EngineSettings = Field(default_factory=EngineSettings)  # type: ignore[arg-type]
+    server: ServerSettings = Field(default_factory=ServerSettings)  # type: ignore[arg-type]
+    reasoning: ReasoningSettings = Field(default_factory=ReasoningSettings)  # type: ignore[arg-type]
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        toml = TomlConfigSettingsSource(settings_cls, toml_file=default_config_path())
+        return (init_settings, env_settings, toml)
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """Settings from file and environment, with `overrides` (e.g. from CLI flags) on top."""
+
+    return Settings(**overrides)

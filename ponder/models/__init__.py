@@ -1,0 +1,70 @@
+"""Models: the packaged catalogue, the verified cache, chat templates, and name resolution.
+
+`resolve()` turns whatever name a user or request gives (a catalogue model, or one added in the
+config file) into a `ModelSpec` a backend can open.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ponder.config import Settings
+from ponder.errors import UnknownPlugin
+from ponder.models import catalogue, store
+from ponder.models.templates import ChatTemplate, get_template
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """Everything a backend needs to open one model."""
+
+    name: str
+    backend: str
+    template: ChatTemplate
+    context: int
+    path: Path | None = None
+    catalogue: catalogue.CatalogueModel | None = None
+    endpoint: str | None = None
+    api_key: str | None = None
+    remote_name: str | None = None
+    options: dict[str, Any] = field(default_factory=dict)
+
+    def gguf(self, cache_dir: Path) -> Path:
+        """The local weights file, assembled and verified first for catalogue models."""
+        if self.catalogue is not None:
+            return store.assemble(cache_dir, self.catalogue)
+        if self.path is None:
+            raise ValueError(f"model {self.name!r} has no local weights")
+        return self.path
+
+
+def model_names(settings: Settings) -> list[str]:
+    return [*catalogue.CATALOGUE, *(m.name for m in settings.models if m.name not in catalogue.CATALOGUE)]
+
+
+def resolve(settings: Settings, name: str) -> ModelSpec:
+    for entry in settings.models:  # the user's entries win, so a catalogue name can be overridden
+        if entry.name == name:
+            return ModelSpec(
+                name=entry.name,
+                backend=entry.backend or "llama",  # always set by ModelEntry's validator
+                template=get_template(entry.template),
+                context=entry.context,
+                path=entry.path.expanduser() if entry.path else None,
+                endpoint=entry.endpoint,
+                api_key=entry.api_key,
+                remote_name=entry.remote_name or entry.name,
+                options=entry.options,
+            )
+    if name in catalogue.CATALOGUE:
+        cat = catalogue.CATALOGUE[name]
+        return ModelSpec(
+            name=name,
+            backend="llama",
+            template=get_template(cat.template),
+            context=min(cat.context, settings.engine.context),
+            catalogue=cat,
+        )
+    raise UnknownPlugin("model", name, model_names(settings), param="model")

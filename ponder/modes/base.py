@@ -1,0 +1,110 @@
+"""How ponder thinks: each mode is a strategy that turns a conversation into an `Event` stream.
+
+Modes sit between the API and the backends. They own prompt rendering, thinking, budgets and (in
+later issues) parallel agents; they never know whether the request came from HTTP or the CLI.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass
+from typing import Protocol
+
+from ponder.backends.base import Backend
+from ponder.models.templates import ChatTemplate
+from ponder.registry import Registry
+from ponder.types import Event, Message, SamplingParams, Usage
+
+
+@dataclass(frozen=True)
+class RunRequest:
+    """One answer to produce: the conversation, how to sample, and the thinking budget."""
+
+    backend: Backend
+    template: ChatTemplate
+    messages: Sequence[Message]
+    params: SamplingParams
+    thinking_budget: int = 512
+    index: int = 0
+
+
+class Mode(Protocol):
+    name: str
+
+    def run(self, request: RunRequest) -> AsyncIterator[Event]:
+        """Stream the answer; ends with one `Usage` and one `Done` carrying `request.index`."""
+        ...
+
+
+modes: Registry[Mode] = Registry("mode", entry_point_group="ponder.modes")
+modes.register("instant", "ponder.modes.instant:InstantMode")
+modes.register("thinking", "ponder.modes.thinking:ThinkingMode")
+
+
+def get_mode(name: str) -> Mode:
+    mode = modes.get(name)
+    return mode() if isinstance(mode, type) else mode
+
+
+async def run_choices(mode: Mode, request: RunRequest, n: int) -> AsyncIterator[Event]:
+    """Run `n` independent choices concurrently and merge their events (each tagged by index).
+
+    The choices share one prompt, so a batching backend computes it once and decodes them together.
+    With a seed, choice i uses seed + i so that choices differ but stay reproducible.
+    """
+
+    if n == 1:
+        async for event in mode.run(request):
+            yield event
+        return
+    queue: asyncio.Queue[Event | BaseException | None] = asyncio.Queue()
+
+    async def one(i: int) -> None:
+        params = request.params
+        if params.seed is not None:
+            params = params.model_copy(update={"seed": params.seed + i})
+        sub = RunRequest(request.backend, request.template, request.messages, params, request.thinking_budget, i)
+        try:
+            async for event in mode.run(sub):
+                await queue.put(event)
+        except BaseException as exc:  # surfaced to the consumer below, which re-raises it
+            await queue.put(exc)
+        finally:
+            await queue.put(None)
+
+    tasks = [asyncio.create_task(one(i)) for i in range(n)]
+    try:
+        finished = 0
+        while finished < n:
+            item = await queue.get()
+            if item is None:
+                finished += 1
+            elif isinstance(item, BaseException):
+                raise item
+            else:
+                yield item
+    finally:
+        for t in tasks:
+            t.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+
+
+async def collect_usage(events: AsyncIterator[Event]) -> AsyncIterator[Event]:
+    """Pass events through, but merge every choice's `Usage` into one emitted at the end.
+
+    The choices share their prompt, so it is counted once, as OpenAI does for `n > 1`.
+    """
+
+    total = Usage()
+    async for event in events:
+        if isinstance(event, Usage):
+            total = Usage(
+                max(total.prompt_tokens, event.prompt_tokens),
+                total.completion_tokens + event.completion_tokens,
+                total.reasoning_tokens + event.reasoning_tokens,
+                max(total.cached_tokens, event.cached_tokens),
+            )
+        else:
+            yield event
+    yield total

@@ -1,0 +1,64 @@
+"""Thinking mode: reason inside `<think>…</think>` first, then answer, within a hard token budget.
+
+None of the packaged models has a native thinking template, so the assistant turn is prefilled with
+the opening tag. The trace is generated with `</think>` as a stop string and the budget as its
+token limit; whatever ends it (the model closing the tag, the budget running out, or the model ending
+its turn without closing it), the tag is then closed by us and the answer is generated as a
+continuation. This is budget forcing: the model can neither think forever nor finish with no answer.
+
+The continuation shares its whole prefix with the trace, so engines with prefix caching (ponder's
+llama.cpp engine, vLLM, SGLang) do not recompute it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+from ponder.errors import BackendError
+from ponder.modes.base import RunRequest
+from ponder.reasoning.tags import CLOSE, OPEN, ThinkParser
+from ponder.types import Chunk, Completion, Done, Event, ReasoningDelta, TextDelta, Usage
+
+
+class ThinkingMode:
+    name = "thinking"
+
+    async def run(self, request: RunRequest) -> AsyncIterator[Event]:
+        backend, template, index = request.backend, request.template, request.index
+        prompt = template.render(request.messages, assistant_prefix=OPEN + "\n")
+        trace: Completion | None = None
+        if request.thinking_budget > 0:
+            params = request.params.model_copy(
+                update={"max_tokens": request.thinking_budget, "stop": [CLOSE, *template.stop]}
+            )
+            parser = ThinkParser()
+            async for item in backend.stream(prompt, params):
+                if isinstance(item, Chunk):
+                    reasoning, _ = parser.feed(item.text)
+                    if reasoning or item.logprobs:
+                        yield ReasoningDelta(reasoning, item.logprobs, index)
+                else:
+                    trace = item
+            reasoning, _ = parser.flush()
+            if reasoning:
+                yield ReasoningDelta(reasoning, (), index)
+        thought = trace.text if trace else ""
+        answer_prompt = prompt + thought + ("" if thought.endswith("\n") else "\n") + CLOSE + "\n\n"
+        params = request.params.model_copy(update={"stop": [*request.params.stop, *template.stop]})
+        answer: Completion | None = None
+        async for item in backend.stream(answer_prompt, params):
+            if isinstance(item, Chunk):
+                if item.text or item.logprobs:
+                    yield TextDelta(item.text, item.logprobs, index)
+            else:
+                answer = item
+        if answer is None:
+            raise BackendError("the backend ended the answer without a completion record")
+        spent = trace.completion_tokens if trace else 0
+        yield Usage(
+            prompt_tokens=trace.prompt_tokens if trace else answer.prompt_tokens,
+            completion_tokens=spent + answer.completion_tokens,
+            reasoning_tokens=spent,
+            cached_tokens=answer.cached_tokens,
+        )
+        yield Done(answer.finish_reason, index)

@@ -1,0 +1,1 @@
+"""Thinking traces: splitting them out of a stream and bounding them with budgets."""

@@ -1,0 +1,137 @@
+"""The vocabulary every layer speaks: messages in, one typed event stream out.
+
+Backends, modes, the server's SSE stream, the CLI and the usage meter all consume the same `Event`
+objects, so adding a layer never means inventing a new string protocol between two others.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+Role = Literal["system", "user", "assistant", "tool", "developer"]
+FinishReason = Literal["stop", "length", "cancelled"]
+
+
+class Message(BaseModel):
+    """One chat turn. `content` is plain text in this release; media parts arrive with issue 6."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    role: Role
+    content: str
+
+
+class SamplingParams(BaseModel):
+    """How to draw tokens. Mirrors the OpenAI knobs so the server can pass them straight through."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    max_tokens: int = Field(default=512, ge=1)
+    temperature: float = Field(default=0.7, ge=0.0, le=2.0)
+    top_p: float = Field(default=1.0, gt=0.0, le=1.0)
+    seed: int | None = None
+    stop: list[str] = Field(default_factory=list)
+    logprobs: bool = False
+    top_logprobs: int = Field(default=0, ge=0, le=20)
+
+
+@dataclass(frozen=True, slots=True)
+class TopLogprob:
+    token: str
+    logprob: float
+
+
+@dataclass(frozen=True, slots=True)
+class TokenLogprob:
+    """The model's log-probability of a token it emitted, with its strongest alternatives."""
+
+    token: str
+    logprob: float
+    top: tuple[TopLogprob, ...] = ()
+
+
+# --- the event stream -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class TextDelta:
+    """A piece of the visible answer."""
+
+    text: str
+    logprobs: tuple[TokenLogprob, ...] = ()
+    index: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class ReasoningDelta:
+    """A piece of the thinking trace, kept apart from the answer."""
+
+    text: str
+    logprobs: tuple[TokenLogprob, ...] = ()
+    index: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class Usage:
+    """Tokens spent. Every strategy reports what it spent, including thinking it hid."""
+
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    reasoning_tokens: int = 0
+    cached_tokens: int = 0
+
+    @property
+    def total_tokens(self) -> int:
+        return self.prompt_tokens + self.completion_tokens
+
+    def __add__(self, other: Usage) -> Usage:
+        return Usage(
+            self.prompt_tokens + other.prompt_tokens,
+            self.completion_tokens + other.completion_tokens,
+            self.reasoning_tokens + other.reasoning_tokens,
+            self.cached_tokens + other.cached_tokens,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Done:
+    """The end of one choice's stream."""
+
+    finish_reason: FinishReason
+    index: int = 0
+
+
+Event = TextDelta | ReasoningDelta | Usage | Done
+
+
+# --- what a backend yields ----------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Chunk:
+    """Raw completion output from a backend: decoded text plus per-token detail.
+
+    Backends know nothing of thinking or answers; modes turn chunks into `Event`s.
+    """
+
+    text: str
+    n_tokens: int
+    logprobs: tuple[TokenLogprob, ...] = ()
+
+
+@dataclass(slots=True)
+class Completion:
+    """The end of one raw completion: why it stopped and what it cost."""
+
+    finish_reason: FinishReason
+    prompt_tokens: int
+    completion_tokens: int
+    cached_tokens: int = 0
+    text: str = ""
+    logprobs: list[TokenLogprob] = field(default_factory=list)
+
+
+BackendItem = Chunk | Completion

@@ -105,7 +105,9 @@ class Engine:
         self.parallel = parallel
         self.batch_size = batch
         self.max_queue = max_queue
-        llama_logger.set_verbose(log.isEnabledFor(logging.DEBUG))  # llama.cpp is chatty at INFO
+        # llama.cpp is chatty; with kv_unified it also warns that n_ctx exceeds the training context,
+        # which is the pool of all slots, not any one sequence (each is held to `context`).
+        llama_logger.logger.setLevel(logging.DEBUG if log.isEnabledFor(logging.DEBUG) else logging.CRITICAL)
         llama_cpp.llama_backend_init()
         self.model = lli.LlamaModel(
             path_model=str(model_path), params=llama_cpp.llama_model_default_params(), verbose=False
@@ -338,7 +340,7 @@ class Engine:
         if error is not None or reason is None:
             seq.emit(error or BackendError("sequence failed"))
             return
-        tail = seq._held + seq._decoder.decode(b"", final=True)  # a matched stop string cleared `_held`
+        tail = seq._held  # a matched stop string cleared it; bytes of a cut-off character are dropped
         if tail and reason != "cancelled":
             self._emit_text(seq, tail, ())
         seq.emit(Completion(reason, len(seq.prompt), seq.generated, seq.cached, "".join(seq._text)))

@@ -52,6 +52,7 @@ class FakeBackend:
         script = self.scripts.popleft() if self.scripts else f"Fake answer to: {prompt[-40:].strip()}"
         self.active += 1
         emitted: list[str] = []
+        tail = ""  # text streamed before a stop string, inside the token that contains it
         finish: FinishReason = "stop"
         try:
             for tok in tokenize(script):
@@ -61,16 +62,16 @@ class FakeBackend:
                 text = "".join(emitted) + tok
                 hit = next((s for s in params.stop if s in text), None)
                 if hit is not None:
-                    cut = text.index(hit) - len("".join(emitted))
-                    if cut > 0:
-                        yield Chunk(tok[:cut], 1)
+                    tail = tok[: text.index(hit) - len(text) + len(tok)]
+                    if tail:
+                        yield Chunk(tail, 1)
                     break
                 emitted.append(tok)
                 lp = (TokenLogprob(tok, -0.25, (TopLogprob(tok, -0.25),) * params.top_logprobs),) if params.logprobs else ()
                 if self.delay:
                     await asyncio.sleep(self.delay)
                 yield Chunk(tok, 1, lp)
-            yield Completion(finish, n_prompt, len(emitted), text="".join(emitted))
+            yield Completion(finish, n_prompt, len(emitted) + bool(tail), text="".join(emitted) + tail)
         finally:
             self.active -= 1
 

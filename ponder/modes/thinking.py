@@ -46,10 +46,13 @@ class ThinkingMode:
         answer_prompt = prompt + thought + ("" if thought.endswith("\n") else "\n") + CLOSE + "\n\n"
         params = request.params.model_copy(update={"stop": [*request.params.stop, *template.stop]})
         answer: Completion | None = None
+        started = False
         async for item in backend.stream(answer_prompt, params):
             if isinstance(item, Chunk):
-                if item.text or item.logprobs:
-                    yield TextDelta(item.text, item.logprobs, index)
+                text = item.text if started else item.text.lstrip()  # the answer follows a blank line
+                started = started or bool(text)
+                if text or item.logprobs:
+                    yield TextDelta(text, item.logprobs, index)
             else:
                 answer = item
         if answer is None:

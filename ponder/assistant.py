@@ -1,0 +1,106 @@
+"""The library entry point: one object that turns "ask this, this way" into an `Event` stream.
+
+The server and the CLI are thin layers over `Assistant`. It decides which model and which mode a
+request means (the `ponder-<mode>` aliases, a model name, `reasoning_effort`, an explicit `mode`),
+opens backends lazily (one per model, shared by every request), and runs the mode.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass
+
+from ponder.backends.base import Backend, open_backend
+from ponder.config import Effort, Settings
+from ponder.errors import BadRequest, UnknownPlugin
+from ponder.models import model_names, resolve
+from ponder.modes.base import RunRequest, collect_usage, get_mode, modes, run_choices
+from ponder.types import Event, Message, SamplingParams
+
+ALIAS_PREFIX = "ponder-"
+
+
+@dataclass(frozen=True)
+class Plan:
+    """What a request resolved to."""
+
+    model: str
+    mode: str
+    thinking_budget: int
+
+
+class Assistant:
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self._backends: dict[str, Backend] = {}
+        self._locks: dict[str, asyncio.Lock] = {}
+
+    # --- names --------------------------------------------------------------------------------
+
+    def aliases(self) -> list[str]:
+        return [ALIAS_PREFIX + m for m in modes.names()]
+
+    def model_ids(self) -> list[str]:
+        return [*self.aliases(), *model_names(self.settings)]
+
+    def plan(
+        self,
+        model: str | None = None,
+        mode: str | None = None,
+        reasoning_effort: Effort | None = None,
+        thinking_budget: int | None = None,
+    ) -> Plan:
+        name = model or self.settings.model
+        implied = "instant"
+        if name.startswith(ALIAS_PREFIX):
+            implied = name[len(ALIAS_PREFIX) :]
+            if implied not in modes:
+                raise UnknownPlugin("model", name, self.model_ids(), param="model")
+            name = self.settings.model
+        elif name not in model_names(self.settings):
+            raise UnknownPlugin("model", name, self.model_ids(), param="model")
+        if mode is None:
+            mode = "thinking" if (reasoning_effort or thinking_budget is not None) and implied == "instant" else implied
+        if mode not in modes:
+            raise UnknownPlugin("mode", mode, modes.names(), param="mode")
+        if thinking_budget is not None and thinking_budget < 0:
+            raise BadRequest("thinking_budget must be 0 or more tokens", param="thinking_budget")
+        budget = thinking_budget
+        if budget is None:
+            budget = self.settings.reasoning.budget(reasoning_effort or self.settings.reasoning.effort)
+        return Plan(name, mode, budget)
+
+    # --- backends -----------------------------------------------------------------------------
+
+    async def backend(self, model: str) -> Backend:
+        if model in self._backends:
+            return self._backends[model]
+        lock = self._locks.setdefault(model, asyncio.Lock())
+        async with lock:
+            if model not in self._backends:
+                spec = resolve(self.settings, model)
+                self._backends[model] = await asyncio.to_thread(open_backend, spec, self.settings)
+        return self._backends[model]
+
+    def loaded(self) -> list[str]:
+        return list(self._backends)
+
+    async def aclose(self) -> None:
+        for backend in self._backends.values():
+            await backend.aclose()
+        self._backends.clear()
+
+    # --- running --------------------------------------------------------------------------------
+
+    async def run(
+        self, plan: Plan, messages: Sequence[Message], params: SamplingParams, n: int = 1
+    ) -> AsyncIterator[Event]:
+        """Stream the events of `n` choices; ends with one merged `Usage`."""
+        if not messages:
+            raise BadRequest("messages must contain at least one message", param="messages")
+        backend = await self.backend(plan.model)
+        template = resolve(self.settings, plan.model).template
+        request = RunRequest(backend, template, messages, params, plan.thinking_budget)
+        async for event in collect_usage(run_choices(get_mode(plan.mode), request, n)):
+            yield event

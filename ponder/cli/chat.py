@@ -1,0 +1,68 @@
+"""The terminal chat: streams the event stream, thinking dimmed on stderr, the answer on stdout."""
+
+from __future__ import annotations
+
+from rich.console import Console
+
+from ponder.assistant import Assistant, Plan
+from ponder.config import Settings
+from ponder.types import Message, ReasoningDelta, SamplingParams, TextDelta, Usage
+
+
+async def _answer(
+    assistant: Assistant, plan: Plan, history: list[Message], params: SamplingParams, out: Console, err: Console
+) -> str:
+    answer: list[str] = []
+    thinking = False
+    async for ev in assistant.run(plan, history, params):
+        if isinstance(ev, ReasoningDelta) and ev.text:
+            if not thinking:
+                err.print("[dim]thinking…[/dim]")
+                thinking = True
+            err.print(ev.text, style="dim italic", end="", highlight=False, markup=False)
+        elif isinstance(ev, TextDelta) and ev.text:
+            if thinking:
+                err.print()
+                err.rule(style="dim")
+                thinking = False
+            answer.append(ev.text)
+            out.print(ev.text, end="", highlight=False, markup=False, soft_wrap=True)
+        elif isinstance(ev, Usage):
+            out.print()
+            detail = f", {ev.reasoning_tokens} thinking" if ev.reasoning_tokens else ""
+            err.print(f"[dim]{ev.completion_tokens} tokens{detail}[/dim]", highlight=False)
+    return "".join(answer)
+
+
+async def run_chat(
+    settings: Settings,
+    question: str | None,
+    plan: Plan,
+    max_tokens: int | None,
+    temperature: float,
+    seed: int | None,
+    out: Console,
+    err: Console,
+) -> None:
+    assistant = Assistant(settings)
+    params = SamplingParams(
+        max_tokens=max_tokens or settings.server.max_tokens_default, temperature=temperature, seed=seed
+    )
+    try:
+        if question is not None:
+            await _answer(assistant, plan, [Message(role="user", content=question)], params, out, err)
+            return
+        err.print(f"[dim]ponder chat · {plan.model} · {plan.mode} · empty line or Ctrl-D to quit[/dim]")
+        history: list[Message] = []
+        while True:
+            try:
+                line = err.input("[bold]> [/bold]")
+            except EOFError:
+                break
+            if not line.strip():
+                break
+            history.append(Message(role="user", content=line))
+            reply = await _answer(assistant, plan, history, params, out, err)
+            history.append(Message(role="assistant", content=reply))
+    finally:
+        await assistant.aclose()

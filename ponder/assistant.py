@@ -8,7 +8,8 @@ opens backends lazily (one per model, shared by every request), and runs the mod
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncGenerator, Sequence
+from contextlib import aclosing
 from dataclasses import dataclass
 
 from ponder.backends.base import Backend, open_backend
@@ -95,12 +96,13 @@ class Assistant:
 
     async def run(
         self, plan: Plan, messages: Sequence[Message], params: SamplingParams, n: int = 1
-    ) -> AsyncIterator[Event]:
+    ) -> AsyncGenerator[Event, None]:
         """Stream the events of `n` choices; ends with one merged `Usage`."""
         if not messages:
             raise BadRequest("messages must contain at least one message", param="messages")
         backend = await self.backend(plan.model)
         template = resolve(self.settings, plan.model).template
         request = RunRequest(backend, template, messages, params, plan.thinking_budget)
-        async for event in collect_usage(run_choices(get_mode(plan.mode), request, n)):
-            yield event
+        async with aclosing(collect_usage(run_choices(get_mode(plan.mode), request, n))) as events:
+            async for event in events:
+                yield event

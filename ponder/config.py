@@ -93,9 +93,9 @@ class Settings(BaseSettings):
     model: str = Field("qwen2.5-coder-1.5b", description="Model served by default (catalogue or config name).")
     cache_dir: Path = Field(default_factory=default_cache_dir, description="Where assembled models are kept.")
     models: list[ModelEntry] = Field(default_factory=list, description="Extra models (config file).")
-    engine: EngineSettings = Field(default_factory=EngineSettings)  # type: ignore[arg-type]
-    server: ServerSettings = Field(default_factory=ServerSettings)  # type: ignore[arg-type]
-    reasoning: ReasoningSettings = Field(default_factory=ReasoningSettings)  # type: ignore[arg-type]
+    engine: EngineSettings = Field(default_factory=EngineSettings)
+    server: ServerSettings = Field(default_factory=ServerSettings)
+    reasoning: ReasoningSettings = Field(default_factory=ReasoningSettings)
 
     @classmethod
     def settings_customise_sources(

@@ -38,7 +38,9 @@ async def test_instant_answers_directly(tmp_path: Path) -> None:
 
 
 async def test_thinking_separates_trace_from_answer(tmp_path: Path) -> None:
-    events, backend = await run(tmp_path, ["six sevens are 42 </think> ignored", "The answer is 42."], model="ponder-thinking")
+    events, backend = await run(
+        tmp_path, ["six sevens are 42 </think> ignored", "The answer is 42."], model="ponder-thinking"
+    )
     assert text(events, ReasoningDelta) == "six sevens are 42 "
     assert text(events, TextDelta) == "The answer is 42."
     assert backend.prompts[0].endswith("<|im_start|>assistant\n<think>\n")

@@ -137,7 +137,9 @@ def test_oversized_body_is_413(tmp_path: Path) -> None:
 
 def test_raw_completions(tmp_path: Path) -> None:
     with scripted(tmp_path, "continued text here") as c:
-        body = c.post("/v1/completions", json={"model": "fake", "prompt": "Once", "max_tokens": 2, "logprobs": 1}).json()
+        body = c.post(
+            "/v1/completions", json={"model": "fake", "prompt": "Once", "max_tokens": 2, "logprobs": 1}
+        ).json()
     assert body["choices"][0]["text"] == "continued text"
     assert body["choices"][0]["finish_reason"] == "length"
     assert body["choices"][0]["logprobs"]["tokens"] == ["continued", " text"]

@@ -10,7 +10,7 @@ away) must stop the sequence and free whatever it held at once.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncGenerator, Callable
 from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 from ponder.registry import Registry
@@ -32,7 +32,7 @@ class Backend(Protocol):
         """How many tokens `text` is for this model (exact for local engines, estimated for remote)."""
         ...
 
-    def stream(self, prompt: str, params: SamplingParams) -> AsyncIterator[BackendItem]:
+    def stream(self, prompt: str, params: SamplingParams) -> AsyncGenerator[BackendItem, None]:
         """Continue `prompt`; yields `Chunk`s then exactly one `Completion`.
 
         Raises `ContextOverflow` if the prompt does not fit, `QueueFull` if the backend cannot take

@@ -77,7 +77,9 @@ class Sequence:
     finished: bool = False
     _held: str = ""
     _text: list[str] = field(default_factory=list)
-    _decoder: codecs.IncrementalDecoder = field(default_factory=lambda: codecs.getincrementaldecoder("utf-8")("replace"))
+    _decoder: codecs.IncrementalDecoder = field(
+        default_factory=lambda: codecs.getincrementaldecoder("utf-8")("replace")
+    )
 
     def emit(self, item: BackendItem | BaseException) -> None:
         self.loop.call_soon_threadsafe(self.sink.put_nowait, item)
@@ -128,6 +130,7 @@ class Engine:
         self._active: list[Sequence] = []
         self._cv = threading.Condition()
         self._stopping = False
+        self._counts = {"completed": 0, "cancelled": 0, "failed": 0, "cached_tokens": 0}
         self._seeds = itertools.count(int.from_bytes(os.urandom(4), "little"))
         self._thread = threading.Thread(target=self._run, name="ponder-engine", daemon=True)
         self._thread.start()
@@ -137,7 +140,9 @@ class Engine:
     def tokenize(self, text: str) -> list[int]:
         return list(self.model.tokenize(text.encode("utf-8"), add_bos=self.add_bos, special=True))
 
-    def submit(self, prompt: list[int], params: SamplingParams, loop: asyncio.AbstractEventLoop, sink: Sink) -> Sequence:
+    def submit(
+        self, prompt: list[int], params: SamplingParams, loop: asyncio.AbstractEventLoop, sink: Sink
+    ) -> Sequence:
         seq = Sequence(prompt, params, min(params.max_tokens, self.context - len(prompt)), loop, sink)
         with self._cv:
             if self._stopping:
@@ -157,11 +162,12 @@ class Engine:
             if seq in self._waiting:
                 self._waiting.remove(seq)
                 seq.finished = True
+                self._counts["cancelled"] += 1
             self._cv.notify()
 
     def stats(self) -> dict[str, int]:
         with self._cv:
-            return {"active": len(self._active), "waiting": len(self._waiting), "slots": self.parallel}
+            return {"active": len(self._active), "waiting": len(self._waiting), "slots": self.parallel, **self._counts}
 
     def close(self) -> None:
         with self._cv:
@@ -317,7 +323,9 @@ class Engine:
             ids = np.argpartition(-shifted, k)[:k]
             ids = ids[np.argsort(-shifted[ids])]
             top = tuple(
-                TopLogprob(self.model.token_to_piece(int(t)).rstrip(b"\0").decode("utf-8", "replace"), float(shifted[t]) - logz)
+                TopLogprob(
+                    self.model.token_to_piece(int(t)).rstrip(b"\0").decode("utf-8", "replace"), float(shifted[t]) - logz
+                )
                 for t in ids
             )
         return (TokenLogprob(piece.decode("utf-8", "replace"), float(shifted[token]) - logz, top),)
@@ -337,6 +345,8 @@ class Engine:
                 slot.tokens = []
         if seq.sampler is not None:
             seq.sampler.close()
+        self._counts["failed" if reason is None else "cancelled" if reason == "cancelled" else "completed"] += 1
+        self._counts["cached_tokens"] += seq.cached
         if error is not None or reason is None:
             seq.emit(error or BackendError("sequence failed"))
             return

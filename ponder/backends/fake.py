@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import re
 from collections import deque
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
 from typing import TYPE_CHECKING
 
 from ponder.errors import ContextOverflow
@@ -44,7 +44,7 @@ class FakeBackend:
     def count_tokens(self, text: str) -> int:
         return len(tokenize(text))
 
-    async def stream(self, prompt: str, params: SamplingParams) -> AsyncIterator[BackendItem]:
+    async def stream(self, prompt: str, params: SamplingParams) -> AsyncGenerator[BackendItem, None]:
         n_prompt = self.count_tokens(prompt)
         if n_prompt >= self.context:
             raise ContextOverflow(f"prompt is {n_prompt} tokens; this model's context is {self.context}")
@@ -67,7 +67,11 @@ class FakeBackend:
                         yield Chunk(tail, 1)
                     break
                 emitted.append(tok)
-                lp = (TokenLogprob(tok, -0.25, (TopLogprob(tok, -0.25),) * params.top_logprobs),) if params.logprobs else ()
+                lp = (
+                    (TokenLogprob(tok, -0.25, (TopLogprob(tok, -0.25),) * params.top_logprobs),)
+                    if params.logprobs
+                    else ()
+                )
                 if self.delay:
                     await asyncio.sleep(self.delay)
                 yield Chunk(tok, 1, lp)

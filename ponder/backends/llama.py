@@ -7,7 +7,7 @@ Each `stream()` call becomes one sequence in the engine's running batch. Closing
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
 from typing import TYPE_CHECKING
 
 from ponder.backends.engine import Engine
@@ -36,7 +36,7 @@ class LlamaBackend:
     def count_tokens(self, text: str) -> int:
         return len(self.engine.tokenize(text))
 
-    async def stream(self, prompt: str, params: SamplingParams) -> AsyncIterator[BackendItem]:
+    async def stream(self, prompt: str, params: SamplingParams) -> AsyncGenerator[BackendItem, None]:
         tokens = self.engine.tokenize(prompt)
         if len(tokens) >= self.context:
             raise ContextOverflow(

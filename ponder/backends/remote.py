@@ -10,7 +10,7 @@ treat as an abort of the request.
 from __future__ import annotations
 
 import math
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
 from typing import TYPE_CHECKING, Any
 
 import openai
@@ -59,7 +59,7 @@ class RemoteBackend:
         # An estimate (about 3.5 characters a token for English and code); the server checks exactly.
         return math.ceil(len(text) / 3.5)
 
-    async def stream(self, prompt: str, params: SamplingParams) -> AsyncIterator[BackendItem]:
+    async def stream(self, prompt: str, params: SamplingParams) -> AsyncGenerator[BackendItem, None]:
         extra: dict[str, Any] = {}
         if params.logprobs:
             extra["logprobs"] = max(params.top_logprobs, 1)

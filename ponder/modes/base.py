@@ -7,7 +7,8 @@ later issues) parallel agents; they never know whether the request came from HTT
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncGenerator, Sequence
+from contextlib import aclosing
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -32,7 +33,7 @@ class RunRequest:
 class Mode(Protocol):
     name: str
 
-    def run(self, request: RunRequest) -> AsyncIterator[Event]:
+    def run(self, request: RunRequest) -> AsyncGenerator[Event, None]:
         """Stream the answer; ends with one `Usage` and one `Done` carrying `request.index`."""
         ...
 
@@ -47,7 +48,7 @@ def get_mode(name: str) -> Mode:
     return mode() if isinstance(mode, type) else mode
 
 
-async def run_choices(mode: Mode, request: RunRequest, n: int) -> AsyncIterator[Event]:
+async def run_choices(mode: Mode, request: RunRequest, n: int) -> AsyncGenerator[Event, None]:
     """Run `n` independent choices concurrently and merge their events (each tagged by index).
 
     The choices share one prompt, so a batching backend computes it once and decodes them together.
@@ -55,8 +56,9 @@ async def run_choices(mode: Mode, request: RunRequest, n: int) -> AsyncIterator[
     """
 
     if n == 1:
-        async for event in mode.run(request):
-            yield event
+        async with aclosing(mode.run(request)) as events:
+            async for event in events:
+                yield event
         return
     queue: asyncio.Queue[Event | BaseException | None] = asyncio.Queue()
 
@@ -66,8 +68,9 @@ async def run_choices(mode: Mode, request: RunRequest, n: int) -> AsyncIterator[
             params = params.model_copy(update={"seed": params.seed + i})
         sub = RunRequest(request.backend, request.template, request.messages, params, request.thinking_budget, i)
         try:
-            async for event in mode.run(sub):
-                await queue.put(event)
+            async with aclosing(mode.run(sub)) as events:
+                async for event in events:
+                    await queue.put(event)
         except BaseException as exc:  # surfaced to the consumer below, which re-raises it
             await queue.put(exc)
         finally:
@@ -90,21 +93,22 @@ async def run_choices(mode: Mode, request: RunRequest, n: int) -> AsyncIterator[
         await asyncio.gather(*tasks, return_exceptions=True)
 
 
-async def collect_usage(events: AsyncIterator[Event]) -> AsyncIterator[Event]:
+async def collect_usage(events: AsyncGenerator[Event, None]) -> AsyncGenerator[Event, None]:
     """Pass events through, but merge every choice's `Usage` into one emitted at the end.
 
     The choices share their prompt, so it is counted once, as OpenAI does for `n > 1`.
     """
 
     total = Usage()
-    async for event in events:
-        if isinstance(event, Usage):
-            total = Usage(
-                max(total.prompt_tokens, event.prompt_tokens),
-                total.completion_tokens + event.completion_tokens,
-                total.reasoning_tokens + event.reasoning_tokens,
-                max(total.cached_tokens, event.cached_tokens),
-            )
-        else:
-            yield event
+    async with aclosing(events):
+        async for event in events:
+            if isinstance(event, Usage):
+                total = Usage(
+                    max(total.prompt_tokens, event.prompt_tokens),
+                    total.completion_tokens + event.completion_tokens,
+                    total.reasoning_tokens + event.reasoning_tokens,
+                    max(total.cached_tokens, event.cached_tokens),
+                )
+            else:
+                yield event
     yield total

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
+from contextlib import aclosing
 
 from ponder.modes.base import RunRequest
 from ponder.types import Chunk, Done, Event, TextDelta, Usage
@@ -11,13 +12,14 @@ from ponder.types import Chunk, Done, Event, TextDelta, Usage
 class InstantMode:
     name = "instant"
 
-    async def run(self, request: RunRequest) -> AsyncIterator[Event]:
+    async def run(self, request: RunRequest) -> AsyncGenerator[Event, None]:
         prompt = request.template.render(request.messages)
         params = request.params.model_copy(update={"stop": [*request.params.stop, *request.template.stop]})
-        async for item in request.backend.stream(prompt, params):
-            if isinstance(item, Chunk):
-                if item.text or item.logprobs:
-                    yield TextDelta(item.text, item.logprobs, request.index)
-            else:
-                yield Usage(item.prompt_tokens, item.completion_tokens, 0, item.cached_tokens)
-                yield Done(item.finish_reason, request.index)
+        async with aclosing(request.backend.stream(prompt, params)) as items:
+            async for item in items:
+                if isinstance(item, Chunk):
+                    if item.text or item.logprobs:
+                        yield TextDelta(item.text, item.logprobs, request.index)
+                else:
+                    yield Usage(item.prompt_tokens, item.completion_tokens, 0, item.cached_tokens)
+                    yield Done(item.finish_reason, request.index)

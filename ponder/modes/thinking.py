@@ -12,7 +12,8 @@ llama.cpp engine, vLLM, SGLang) do not recompute it.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
+from contextlib import aclosing
 
 from ponder.errors import BackendError
 from ponder.modes.base import RunRequest
@@ -23,7 +24,7 @@ from ponder.types import Chunk, Completion, Done, Event, ReasoningDelta, TextDel
 class ThinkingMode:
     name = "thinking"
 
-    async def run(self, request: RunRequest) -> AsyncIterator[Event]:
+    async def run(self, request: RunRequest) -> AsyncGenerator[Event, None]:
         backend, template, index = request.backend, request.template, request.index
         prompt = template.render(request.messages, assistant_prefix=OPEN + "\n")
         trace: Completion | None = None
@@ -32,13 +33,14 @@ class ThinkingMode:
                 update={"max_tokens": request.thinking_budget, "stop": [CLOSE, *template.stop]}
             )
             parser = ThinkParser()
-            async for item in backend.stream(prompt, params):
-                if isinstance(item, Chunk):
-                    reasoning, _ = parser.feed(item.text)
-                    if reasoning or item.logprobs:
-                        yield ReasoningDelta(reasoning, item.logprobs, index)
-                else:
-                    trace = item
+            async with aclosing(backend.stream(prompt, params)) as items:
+                async for item in items:
+                    if isinstance(item, Chunk):
+                        reasoning, _ = parser.feed(item.text)
+                        if reasoning or item.logprobs:
+                            yield ReasoningDelta(reasoning, item.logprobs, index)
+                    else:
+                        trace = item
             reasoning, _ = parser.flush()
             if reasoning:
                 yield ReasoningDelta(reasoning, (), index)
@@ -47,14 +49,15 @@ class ThinkingMode:
         params = request.params.model_copy(update={"stop": [*request.params.stop, *template.stop]})
         answer: Completion | None = None
         started = False
-        async for item in backend.stream(answer_prompt, params):
-            if isinstance(item, Chunk):
-                text = item.text if started else item.text.lstrip()  # the answer follows a blank line
-                started = started or bool(text)
-                if text or item.logprobs:
-                    yield TextDelta(text, item.logprobs, index)
-            else:
-                answer = item
+        async with aclosing(backend.stream(answer_prompt, params)) as items:
+            async for item in items:
+                if isinstance(item, Chunk):
+                    text = item.text if started else item.text.lstrip()  # the answer follows a blank line
+                    started = started or bool(text)
+                    if text or item.logprobs:
+                        yield TextDelta(text, item.logprobs, index)
+                else:
+                    answer = item
         if answer is None:
             raise BackendError("the backend ended the answer without a completion record")
         spent = trace.completion_tokens if trace else 0

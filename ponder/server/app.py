@@ -109,7 +109,7 @@ def create_app(settings: Settings, assistant: Assistant | None = None, *, preloa
 
     app = FastAPI(title="ponder", version=__version__, lifespan=lifespan)
     app.state.assistant = assistant
-    app.add_middleware(BodyLimit, limit=settings.server.max_body_bytes)  # type: ignore[arg-type]
+    app.add_middleware(BodyLimit, limit=settings.server.max_body_bytes)
 
     @app.exception_handler(PonderError)
     async def _ponder_error(request: Request, exc: PonderError) -> JSONResponse:

@@ -9,9 +9,10 @@ engine and frees the sequence's slot.
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncGenerator, Awaitable, Callable
 from contextlib import aclosing
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
@@ -58,19 +59,19 @@ def logprob_json(lp: TokenLogprob) -> dict[str, Any]:
     }
 
 
-async def _primed(events: AsyncIterator[T]) -> tuple[T | None, AsyncIterator[T]]:
+async def _primed(events: AsyncGenerator[T, None]) -> tuple[T | None, AsyncGenerator[T, None]]:
     """Pull the first item now, so up-front errors raise here, before any response is sent."""
     try:
         first = await anext(events)
     except StopAsyncIteration:
         return None, events
     except BaseException:
-        await events.aclose()  # type: ignore[attr-defined]
+        await events.aclose()
         raise
     return first, events
 
 
-async def _chain(first: T | None, rest: AsyncIterator[T]) -> AsyncIterator[T]:
+async def _chain(first: T | None, rest: AsyncGenerator[T, None]) -> AsyncGenerator[T, None]:
     if first is not None:
         yield first
     async for item in rest:
@@ -87,10 +88,10 @@ async def _unless_disconnected(request: Request, work: Awaitable[T]) -> T:
     return task.result()
 
 
-def _sse(gen: AsyncIterator[dict[str, Any]], on_error: Callable[[Exception], dict[str, Any]]) -> EventSourceResponse:
-    import json
-
-    async def body() -> AsyncIterator[dict[str, str]]:
+def _sse(
+    gen: AsyncGenerator[dict[str, Any], None], on_error: Callable[[Exception], dict[str, Any]]
+) -> EventSourceResponse:
+    async def body() -> AsyncGenerator[dict[str, str], None]:
         try:
             async for payload in gen:
                 yield {"data": json.dumps(payload, ensure_ascii=False)}
@@ -145,8 +146,8 @@ class Serving:
         return JSONResponse(await _unless_disconnected(request, self._chat_body(events, meta, req.n, req.logprobs)))
 
     async def _chat_chunks(
-        self, events: AsyncIterator[Event], meta: dict[str, Any], include_usage: bool, logprobs: bool
-    ) -> AsyncIterator[dict[str, Any]]:
+        self, events: AsyncGenerator[Event, None], meta: dict[str, Any], include_usage: bool, logprobs: bool
+    ) -> AsyncGenerator[dict[str, Any], None]:
         started: set[int] = set()
 
         def chunk(index: int, delta: dict[str, Any], finish: str | None = None, lps: Any = None) -> dict[str, Any]:
@@ -170,7 +171,7 @@ class Serving:
                     yield {**meta, "object": "chat.completion.chunk", "choices": [], "usage": usage_json(ev)}
 
     async def _chat_body(
-        self, events: AsyncIterator[Event], meta: dict[str, Any], n: int, logprobs: bool
+        self, events: AsyncGenerator[Event, None], meta: dict[str, Any], n: int, logprobs: bool
     ) -> dict[str, Any]:
         choices = [_Choice() for _ in range(n)]
         usage = Usage()
@@ -237,8 +238,8 @@ class Serving:
         return JSONResponse(await _unless_disconnected(request, body()))
 
     async def _completion_chunks(
-        self, items: AsyncIterator[BackendItem], meta: dict[str, Any], include_usage: bool, want_lp: bool
-    ) -> AsyncIterator[dict[str, Any]]:
+        self, items: AsyncGenerator[BackendItem, None], meta: dict[str, Any], include_usage: bool, want_lp: bool
+    ) -> AsyncGenerator[dict[str, Any], None]:
         async with aclosing(items):
             async for it in items:
                 if isinstance(it, Chunk):

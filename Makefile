@@ -8,7 +8,7 @@ LLAMA_VERSION := 0.3.36
 WHEELS := $(HOME)/.cache/ponder/wheels
 LLAMA_WHEEL = $(firstword $(wildcard $(WHEELS)/llama_cpp_python-$(LLAMA_VERSION)-*.whl))
 
-.PHONY: run test bench install install-test lint wheel clean
+.PHONY: run test bench install install-test lint wheel browser clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -39,7 +39,14 @@ run: install
 	$(BIN)/ponder models pull $(MODEL)
 	$(BIN)/ponder serve --model $(MODEL)
 
-test: install-test
+# The web page is tested in a real browser: Debian's Chromium, driven by Playwright (no browser download).
+browser:
+	@command -v chromium >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ]; then \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
+	  else echo "note: chromium is not installed, so the browser tests will be skipped (apt-get install chromium)"; fi; }
+
+test: install-test browser
 	$(BIN)/ponder models pull smollm2-135m
 	$(BIN)/ruff check ponder tests bench
 	$(BIN)/mypy

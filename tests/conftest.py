@@ -10,6 +10,7 @@ from fastapi.testclient import TestClient
 
 from ponder.config import ModelEntry, Settings
 from ponder.server.app import create_app
+from tests.e2e import ponder_server
 
 
 @pytest.fixture(autouse=True)
@@ -41,3 +42,11 @@ def settings(tmp_path: Path) -> Settings:
 def client(settings: Settings) -> Iterator[TestClient]:
     with TestClient(create_app(settings)) as c:
         yield c
+
+
+@pytest.fixture(scope="session")
+def model_server() -> Iterator[str]:
+    """One real `ponder serve` on smollm2-135m for every end-to-end test: 4 slots, 2 may wait."""
+    args = ["--model", "smollm2-135m", "--engine-parallel", "4", "--engine-max-queue", "2"]
+    with ponder_server(*args, "--engine-context", "1024", "--server-max-body-bytes", "200000") as base:
+        yield base

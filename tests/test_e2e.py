@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -16,18 +15,15 @@ import pytest
 from ponder.assistant import Assistant
 from ponder.config import ModelEntry, Settings
 from ponder.types import Message, ReasoningDelta, SamplingParams, TextDelta, Usage
-from tests.e2e import ponder_server
 
 pytestmark = pytest.mark.model
 MODEL = "smollm2-135m"
 ASK = [{"role": "user", "content": "Name three primary colors."}]
 
 
-@pytest.fixture(scope="module")
-def url() -> Iterator[str]:
-    args = ["--model", MODEL, "--engine-parallel", "4", "--engine-max-queue", "2", "--engine-context", "1024"]
-    with ponder_server(*args, "--server-max-body-bytes", "200000") as base:
-        yield base
+@pytest.fixture
+def url(model_server: str) -> str:
+    return model_server
 
 
 @pytest.fixture
@@ -83,6 +79,8 @@ def test_thinking_returns_a_separate_trace_within_budget(sdk: openai.OpenAI) -> 
     assert message.content and message.content.strip() and "</think>" not in message.content
     assert r.usage is not None and r.usage.completion_tokens_details is not None
     assert 0 < (r.usage.completion_tokens_details.reasoning_tokens or 0) <= 12
+    cached = r.usage.prompt_tokens_details.cached_tokens if r.usage.prompt_tokens_details else 0
+    assert (cached or 0) <= r.usage.prompt_tokens  # the user's prompt, not the forced continuation
 
 
 def test_thinking_streams_trace_before_answer(sdk: openai.OpenAI) -> None:

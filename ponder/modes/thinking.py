@@ -65,6 +65,6 @@ class ThinkingMode:
             prompt_tokens=trace.prompt_tokens if trace else answer.prompt_tokens,
             completion_tokens=spent + answer.completion_tokens,
             reasoning_tokens=spent,
-            cached_tokens=answer.cached_tokens,
+            cached_tokens=trace.cached_tokens if trace else answer.cached_tokens,  # of the user's prompt
         )
         yield Done(answer.finish_reason, index)

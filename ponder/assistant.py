@@ -53,8 +53,9 @@ class Assistant:
         thinking_budget: int | None = None,
     ) -> Plan:
         name = model or self.settings.model
-        implied = "instant"
+        implied, alias = "instant", False
         if name.startswith(ALIAS_PREFIX):
+            alias = True
             implied = name[len(ALIAS_PREFIX) :]
             if implied not in modes:
                 raise UnknownPlugin("model", name, self.model_ids(), param="model")
@@ -62,7 +63,9 @@ class Assistant:
         elif name not in model_names(self.settings):
             raise UnknownPlugin("model", name, self.model_ids(), param="model")
         if mode is None:
-            mode = "thinking" if (reasoning_effort or thinking_budget is not None) and implied == "instant" else implied
+            # A model name plus a reasoning knob means thinking; an explicit `ponder-<mode>` alias wins.
+            wants_thinking = reasoning_effort is not None or thinking_budget is not None
+            mode = "thinking" if wants_thinking and not alias else implied
         if mode not in modes:
             raise UnknownPlugin("mode", mode, modes.names(), param="mode")
         if thinking_budget is not None and thinking_budget < 0:

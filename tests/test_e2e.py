@@ -127,6 +127,16 @@ def test_repeated_prompt_reuses_its_prefix(sdk: openai.OpenAI) -> None:
     assert (r.usage.prompt_tokens_details.cached_tokens or 0) >= r.usage.prompt_tokens - 1
 
 
+def test_choices_compute_their_shared_prompt_once(url: str, sdk: openai.OpenAI) -> None:
+    before = wait_idle(url)
+    nonce = time.time_ns()  # a prompt no slot has seen
+    messages = [{"role": "user", "content": f"Ticket {nonce}: write one sentence about the sea."}]
+    r = sdk.chat.completions.create(model=MODEL, messages=messages, max_tokens=6, n=3, seed=1)  # type: ignore[arg-type]
+    assert len(r.choices) == 3 and r.usage is not None
+    reused = wait_idle(url)["cached_tokens"] - before["cached_tokens"]
+    assert reused >= 2 * (r.usage.prompt_tokens - 1)  # two of three choices copied the first one's cells
+
+
 async def test_four_simultaneous_requests_complete(url: str) -> None:
     client = openai.AsyncOpenAI(base_url=url + "/v1", api_key="unused", max_retries=0)
     wait_idle(url)

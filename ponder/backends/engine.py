@@ -40,6 +40,8 @@ from ponder.types import BackendItem, Chunk, Completion, FinishReason, SamplingP
 
 log = logging.getLogger(__name__)
 Sink = asyncio.Queue[BackendItem | BaseException]
+SHARE_MIN = 16
+"""Waiting a step for a sibling's prefill is worth it only when it saves at least this many tokens."""
 
 
 def _common_prefix(a: list[int], b: list[int]) -> int:
@@ -218,6 +220,9 @@ class Engine:
                 n = min(_common_prefix(slot.tokens, seq.prompt), usable)
                 if n > shared:
                     src, shared = i, n
+            if self._sibling_prefilling(seq, shared):
+                self._waiting.appendleft(seq)  # copy its prompt's cells next step instead of recomputing
+                return
             dst = best_free
             mem = self.ctx.memory
             if src == dst:
@@ -229,6 +234,14 @@ class Engine:
             seq.slot, seq.cached, seq.pending = dst, shared, seq.prompt[shared:]
             seq.sampler = self._make_sampler(seq.params)
             self._active.append(seq)
+
+    def _sibling_prefilling(self, seq: Sequence, shared: int) -> bool:
+        """Is a running sequence still computing a longer stretch of this prompt than any slot holds?"""
+        for other in self._active:
+            prefilling = other.generated == 0 and bool(other.pending)
+            if prefilling and _common_prefix(other.prompt, seq.prompt) >= shared + SHARE_MIN:
+                return True
+        return False
 
     def _make_sampler(self, params: SamplingParams) -> lli.LlamaSampler:
         sampler = lli.LlamaSampler()

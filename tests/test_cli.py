@@ -62,3 +62,11 @@ def test_models_lists_catalogue(runner: CliRunner) -> None:
     assert result.exit_code == 0
     for name in ("qwen2.5-coder-1.5b", "qwen2.5-coder-0.5b", "smollm2-135m", "fake"):
         assert name in result.stdout
+
+
+def test_broken_config_file_is_one_line(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    cfg = tmp_path / "broken.toml"
+    cfg.write_text("model = \n")
+    monkeypatch.setenv("PONDER_CONFIG", str(cfg))
+    result = CliRunner().invoke(cli, ["chat", "q"])
+    assert result.exit_code == 1 and "is not valid TOML" in result.stderr and "Traceback" not in result.output

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import os
 import sys
+import tomllib
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -23,7 +24,7 @@ from rich.table import Table
 
 from ponder import __version__
 from ponder.cli.options import settings_from_flags, settings_options
-from ponder.config import Settings
+from ponder.config import Settings, default_config_path
 from ponder.errors import PonderError
 from ponder.models import catalogue, resolve, store
 
@@ -43,6 +44,9 @@ def _errors() -> Iterator[None]:
         first = exc.errors()[0]
         where = ".".join(str(p) for p in first["loc"])
         err.print(f"[red]error:[/red] invalid setting {where}: {first['msg']}", highlight=False, soft_wrap=True)
+        sys.exit(1)
+    except tomllib.TOMLDecodeError as exc:
+        err.print(f"[red]error:[/red] the config file {default_config_path()} is not valid TOML: {exc}", soft_wrap=True)
         sys.exit(1)
     except KeyboardInterrupt:
         sys.exit(130)

@@ -30,6 +30,8 @@ class SamplingParams(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     max_tokens: int = Field(default=512, ge=1)
+    min_tokens: int = Field(default=0, ge=0)
+    """Tokens to generate before the model may end its turn (end-of-generation tokens are masked)."""
     temperature: float = Field(default=0.7, ge=0.0, le=2.0)
     top_p: float = Field(default=1.0, gt=0.0, le=1.0)
     seed: int | None = None

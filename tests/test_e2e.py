@@ -258,3 +258,13 @@ async def test_remote_backend_against_a_real_server(url: str, tmp_path: Path) ->
 def test_web_page_is_served(url: str) -> None:
     page = httpx.get(url + "/")
     assert page.status_code == 200 and "<textarea" in page.text and "reasoning_content" in page.text
+
+
+def test_min_tokens_holds_off_the_end_of_turn(url: str) -> None:
+    # A finished assistant turn: greedy decoding would end it at once.
+    prompt = "<|im_start|>user\nSay hi.<|im_end|>\n<|im_start|>assistant\nHi! How can I help you today?"
+    body = {"model": MODEL, "prompt": prompt, "max_tokens": 8, "temperature": 0}
+    bare = httpx.post(url + "/v1/completions", json=body, timeout=60).json()
+    held = httpx.post(url + "/v1/completions", json={**body, "min_tokens": 3}, timeout=60).json()
+    assert bare["usage"]["completion_tokens"] == 0
+    assert held["usage"]["completion_tokens"] >= 3

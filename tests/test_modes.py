@@ -60,6 +60,11 @@ async def test_budget_forces_the_answer_when_the_model_never_closes(tmp_path: Pa
     assert isinstance(usage, Usage) and usage.reasoning_tokens == 5
 
 
+async def test_a_stray_closing_tag_ends_the_answer(tmp_path: Path) -> None:
+    events, _ = await run(tmp_path, ["ok </think>", "It is 42. </think> junk"], model="ponder-thinking")
+    assert text(events, TextDelta) == "It is 42. "
+
+
 async def test_model_that_ends_its_turn_inside_the_trace_still_answers(tmp_path: Path) -> None:
     events, _ = await run(tmp_path, ["just thinking", "final."], model="ponder-thinking")
     assert text(events, ReasoningDelta) == "just thinking"
@@ -94,3 +99,14 @@ async def test_several_choices_are_tagged_and_usage_counts_prompt_once(tmp_path:
     assert len(usage) == 1 and usage[0].completion_tokens == 6
     prompt = get_template("chatml").render(ASK)
     assert usage[0].prompt_tokens == FakeBackend().count_tokens(prompt)
+
+
+async def test_an_empty_trace_is_nudged_to_think_within_budget(tmp_path: Path) -> None:
+    events, backend = await run(tmp_path, ["</think>", "so it is 42 </think>", "42."], model="ponder-thinking")
+    assert text(events, ReasoningDelta) == "Let me think this through.so it is 42 "
+    assert backend.prompts[1].endswith("<think>\nLet me think this through.")
+    assert text(events, TextDelta) == "42."
+    usage = events[-1]
+    assert (
+        isinstance(usage, Usage) and usage.reasoning_tokens == 0 + 5
+    )  # both attempts count (the fake bills 0 for a bare tag)

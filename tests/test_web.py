@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import json
 import shutil
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import pytest
 
 pytestmark = pytest.mark.model
@@ -16,7 +19,7 @@ ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--d
 if CHROMIUM is None:
     pytest.skip("chromium is not installed (make test installs it when run as root)", allow_module_level=True)
 
-from playwright.sync_api import Page, expect, sync_playwright  # noqa: E402
+from playwright.sync_api import Page, Route, expect, sync_playwright  # noqa: E402
 
 
 @pytest.fixture(scope="module")
@@ -55,12 +58,24 @@ def test_chat_page_streams_answers_and_thinking(browser_page: Page, model_server
 
 def test_stop_button_cancels_the_stream(browser_page: Page, model_server: str) -> None:
     page = browser_page
+
+    def greedy(route: Route) -> None:  # the tiny model must keep counting until stopped
+        body = json.loads(route.request.post_data or "{}")
+        route.continue_(post_data=json.dumps({**body, "temperature": 0, "max_tokens": 1000}))
+
+    page.route("**/v1/chat/completions", greedy)
+    before = httpx.get(model_server + "/health").json()["loaded"]["smollm2-135m"]["cancelled"]
     page.goto(model_server + "/")
     page.select_option("#mode", "smollm2-135m")
     page.fill("#input", "Continue this list up to 1000: 1, 2, 3, 4, 5, 6,")
     page.keyboard.press("Enter")
     answer = page.locator(".msg.assistant").last
-    expect(answer).to_contain_text("7", timeout=60_000)
+    expect(answer).to_contain_text("9", timeout=60_000)
     page.click("#stop")
     expect(answer.locator(".meta")).to_have_text("stopped")
     expect(page.locator("#send")).to_be_enabled()
+    page.unroute("**/v1/chat/completions")
+    deadline = time.monotonic() + 30
+    while httpx.get(model_server + "/health").json()["loaded"]["smollm2-135m"]["cancelled"] == before:
+        assert time.monotonic() < deadline, "the server never saw the stream cancelled"
+        time.sleep(0.1)

@@ -126,6 +126,8 @@ class Engine:
         self.ctx = lli.LlamaContext(model=self.model, params=params, verbose=False)
         self.n_vocab = self.model.n_vocab()
         self.add_bos = self.model.add_bos_token()
+        vocab = self.model.vocab
+        self._eog = np.array([t for t in range(self.n_vocab) if llama_cpp.llama_vocab_is_eog(vocab, t)], dtype=np.int64)
         self._batch = llama_cpp.llama_batch_init(batch, 0, 1)
         self._slots = [Slot() for _ in range(parallel)]
         self._waiting: deque[Sequence] = deque()
@@ -294,6 +296,8 @@ class Engine:
     def _sample(self, seq: Sequence, idx: int) -> None:
         if seq.sampler is None:  # set at admission; a sequence without one was never admitted
             raise RuntimeError("sampling a sequence that was never admitted")
+        if seq.generated < seq.params.min_tokens and len(self._eog):
+            self._row(idx)[self._eog] = -np.inf  # the sampler reads these logits next
         token = llama_cpp.llama_sampler_sample(seq.sampler.sampler, self.ctx.ctx, idx)
         if llama_cpp.llama_vocab_is_eog(self.model.vocab, token):
             self._finish(seq, "stop")
@@ -325,9 +329,13 @@ class Engine:
             seq._text.append(text)
             seq.emit(Chunk(text, 1, lps))
 
-    def _logprobs(self, seq: Sequence, idx: int, token: int, piece: bytes) -> tuple[TokenLogprob, ...]:
+    def _row(self, idx: int) -> np.ndarray[tuple[int], np.dtype[np.float32]]:
+        """The logits of batch row `idx`, as a writable view of llama.cpp's own buffer."""
         ptr = llama_cpp.llama_get_logits_ith(self.ctx.ctx, idx)
-        logits = np.ctypeslib.as_array(ctypes.cast(ptr, ctypes.POINTER(ctypes.c_float)), shape=(self.n_vocab,))
+        return np.ctypeslib.as_array(ctypes.cast(ptr, ctypes.POINTER(ctypes.c_float)), shape=(self.n_vocab,))
+
+    def _logprobs(self, seq: Sequence, idx: int, token: int, piece: bytes) -> tuple[TokenLogprob, ...]:
+        logits = self._row(idx)
         shifted = logits - logits.max()
         logz = float(np.log(np.exp(shifted).sum()))
         top: tuple[TopLogprob, ...] = ()

@@ -63,6 +63,8 @@ class RemoteBackend:
         extra: dict[str, Any] = {}
         if params.logprobs:
             extra["logprobs"] = max(params.top_logprobs, 1)
+        if params.min_tokens:
+            extra["extra_body"] = {"min_tokens": params.min_tokens}  # vLLM, SGLang and ponder know it
         try:
             stream = await self._client.completions.create(
                 model=self.remote_name,

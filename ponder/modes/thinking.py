@@ -5,6 +5,8 @@ the opening tag. The trace is generated with `</think>` as a stop string and the
 token limit; whatever ends it (the model closing the tag, the budget running out, or the model ending
 its turn without closing it), the tag is then closed by us and the answer is generated as a
 continuation. This is budget forcing: the model can neither think forever nor finish with no answer.
+A model that closes the tag before writing anything is nudged once to think (as in s1's budget
+forcing), and the answer must be at least one token, so an empty trace or answer is not an option.
 
 The continuation shares its whole prefix with the trace, so engines with prefix caching (ponder's
 llama.cpp engine, vLLM, SGLang) do not recompute it.
@@ -20,6 +22,9 @@ from ponder.modes.base import RunRequest
 from ponder.reasoning.tags import CLOSE, OPEN, ThinkParser
 from ponder.types import Chunk, Completion, Done, Event, ReasoningDelta, TextDelta, Usage
 
+NUDGE = "Let me think this through."
+"""Where a trace continues when the model closed it before thinking at all."""
+
 
 class ThinkingMode:
     name = "thinking"
@@ -27,26 +32,35 @@ class ThinkingMode:
     async def run(self, request: RunRequest) -> AsyncGenerator[Event, None]:
         backend, template, index = request.backend, request.template, request.index
         prompt = template.render(request.messages, assistant_prefix=OPEN + "\n")
-        trace: Completion | None = None
-        if request.thinking_budget > 0:
-            params = request.params.model_copy(
-                update={"max_tokens": request.thinking_budget, "stop": [CLOSE, *template.stop]}
-            )
+        thought, spent, first = "", 0, None
+        budget = request.thinking_budget
+        for opener in ("", NUDGE):
+            if budget - spent <= 0 or thought.strip():
+                break
+            # A model that closes the tag at once has not thought; continue it once from an opener (s1's nudge).
+            if opener:
+                thought += opener
+                yield ReasoningDelta(opener, (), index)
+            params = request.params.model_copy(update={"max_tokens": budget - spent, "stop": [CLOSE, *template.stop]})
             parser = ThinkParser()
-            async with aclosing(backend.stream(prompt, params)) as items:
+            async with aclosing(backend.stream(prompt + thought, params)) as items:
                 async for item in items:
                     if isinstance(item, Chunk):
                         reasoning, _ = parser.feed(item.text)
                         if reasoning or item.logprobs:
                             yield ReasoningDelta(reasoning, item.logprobs, index)
                     else:
-                        trace = item
+                        first = first or item
+                        thought += item.text
+                        spent += item.completion_tokens
             reasoning, _ = parser.flush()
             if reasoning:
                 yield ReasoningDelta(reasoning, (), index)
-        thought = trace.text if trace else ""
         answer_prompt = prompt + thought + ("" if thought.endswith("\n") else "\n") + CLOSE + "\n\n"
-        params = request.params.model_copy(update={"stop": [*request.params.stop, *template.stop]})
+        # At least one token: a model may otherwise end its turn right after the forced tag, with no answer.
+        # A second closing tag means the model lost the thread: the answer ends there.
+        stops = [*request.params.stop, *template.stop, CLOSE]
+        params = request.params.model_copy(update={"stop": stops, "min_tokens": 1})
         answer: Completion | None = None
         started = False
         async with aclosing(backend.stream(answer_prompt, params)) as items:
@@ -60,11 +74,10 @@ class ThinkingMode:
                     answer = item
         if answer is None:
             raise BackendError("the backend ended the answer without a completion record")
-        spent = trace.completion_tokens if trace else 0
         yield Usage(
-            prompt_tokens=trace.prompt_tokens if trace else answer.prompt_tokens,
+            prompt_tokens=first.prompt_tokens if first else answer.prompt_tokens,
             completion_tokens=spent + answer.completion_tokens,
             reasoning_tokens=spent,
-            cached_tokens=trace.cached_tokens if trace else answer.cached_tokens,  # of the user's prompt
+            cached_tokens=first.cached_tokens if first else answer.cached_tokens,  # of the user's prompt
         )
         yield Done(answer.finish_reason, index)

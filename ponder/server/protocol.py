@@ -49,6 +49,7 @@ class _Sampling(BaseModel):
     seed: int | None = None
     stop: list[str] = Field(default_factory=list, max_length=16)
     n: int = Field(1, ge=1, le=16)
+    min_tokens: int = Field(0, ge=0)
 
     @field_validator("stop", mode="before")
     @classmethod

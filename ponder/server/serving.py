@@ -123,6 +123,7 @@ class Serving:
             raise BadRequest("top_logprobs requires logprobs to be true", param="top_logprobs")
         return SamplingParams(
             max_tokens=max_tokens or self.settings.server.max_tokens_default,
+            min_tokens=req.min_tokens,
             temperature=0.7 if req.temperature is None else req.temperature,
             top_p=1.0 if req.top_p is None else req.top_p,
             seed=req.seed,

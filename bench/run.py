@@ -34,7 +34,7 @@ from tests.e2e import ponder_server
 
 RESULTS = Path(__file__).parent / "results"
 GEN_TOKENS = 128
-REPEATS = 3
+ROUNDS = 5
 
 
 def count_prompt(i: int) -> list[dict[str, str]]:
@@ -55,48 +55,44 @@ LONG_PROMPT = [
 ]
 
 
-def direct(path: Path, template: str, threads: int) -> dict[str, float]:
+class Direct:
     """llama.cpp through llama-cpp-python's own high-level API, no ponder in the way.
 
     Same kernels as ponder's engine (flash attention on, as llama.cpp's "auto" picks on CPU) and the
-    same warm-up, so the prefix cache helps both sides equally.
+    same warm-up before each timed request, so the prefix cache helps both sides equally.
     """
-    import llama_cpp
 
-    llm = llama_cpp.Llama(
-        str(path), n_ctx=4096, n_threads=threads, n_threads_batch=threads, flash_attn=True, verbose=False
-    )
-    tpl = get_template(template)
+    def __init__(self, path: Path, template: str, threads: int) -> None:
+        import llama_cpp
 
-    def render(messages: list[dict[str, str]]) -> str:
-        return tpl.render([Message(role="user", content=m["content"]) for m in messages])
+        self.llm = llama_cpp.Llama(
+            str(path), n_ctx=4096, n_threads=threads, n_threads_batch=threads, flash_attn=True, verbose=False
+        )
+        self.tpl = get_template(template)
 
-    long_prompt = render(LONG_PROMPT)
-    n_long = len(llm.tokenize(long_prompt.encode(), add_bos=False, special=True))
-    llm.create_completion(long_prompt, max_tokens=1)  # warm up
-    llm.reset()
-    t0 = time.perf_counter()
-    llm.create_completion(long_prompt, max_tokens=1, temperature=0)
-    prompt_tps = n_long / (time.perf_counter() - t0)
-    times, n_gen = [], 0
-    for _ in range(REPEATS):
-        llm.create_completion(render(count_prompt(99)), max_tokens=8, temperature=0)  # the server's warm-up
+    def render(self, messages: list[dict[str, str]]) -> str:
+        return self.tpl.render([Message(role="user", content=m["content"]) for m in messages])
+
+    def prompt_tps(self) -> tuple[int, float]:
+        long_prompt = self.render(LONG_PROMPT)
+        n = len(self.llm.tokenize(long_prompt.encode(), add_bos=False, special=True))
+        self.llm.create_completion(long_prompt, max_tokens=1)  # warm up
+        self.llm.reset()
         t0 = time.perf_counter()
-        out = llm.create_completion(render(count_prompt(0)), max_tokens=GEN_TOKENS, temperature=0)
-        times.append(time.perf_counter() - t0)
-        n_gen = out["usage"]["completion_tokens"]  # type: ignore[index]
-    llm.close()
-    request_s = statistics.median(times)
-    return {
-        "prompt_tokens": n_long,
-        "prompt_tps": prompt_tps,
-        "gen_tokens": n_gen,
-        "request_s": request_s,
-        "gen_tps": n_gen / request_s,
-    }
+        self.llm.create_completion(long_prompt, max_tokens=1, temperature=0)
+        return n, n / (time.perf_counter() - t0)
+
+    def single(self) -> tuple[int, float]:
+        self.llm.create_completion(self.render(count_prompt(99)), max_tokens=8, temperature=0)  # as the server's
+        t0 = time.perf_counter()
+        out = self.llm.create_completion(self.render(count_prompt(0)), max_tokens=GEN_TOKENS, temperature=0)
+        return int(out["usage"]["completion_tokens"]), time.perf_counter() - t0  # type: ignore[index]
+
+    def close(self) -> None:
+        self.llm.close()
 
 
-async def through_server(url: str, model: str) -> dict[str, float]:
+async def measure(url: str, model: str, direct: Direct) -> dict[str, float]:
     async with httpx.AsyncClient(base_url=url, timeout=600) as client:
 
         async def one(i: int, max_tokens: int = GEN_TOKENS) -> int:
@@ -105,13 +101,15 @@ async def through_server(url: str, model: str) -> dict[str, float]:
             r.raise_for_status()
             return int(r.json()["usage"]["completion_tokens"])
 
-        times, n1 = [], 0
-        for _ in range(REPEATS):
-            await one(99, 8)  # warm up (and the same prefix state as the direct run)
+        # The same single request, alternately direct and through the server, so drift hits both alike.
+        direct_s, server_s, n_direct, n_server = [], [], 0, 0
+        for _ in range(ROUNDS):
+            n_direct, t = direct.single()
+            direct_s.append(t)
+            await one(99, 8)  # warm up: the same prefix state as the direct run
             t0 = time.perf_counter()
-            n1 = await one(0)
-            times.append(time.perf_counter() - t0)
-        single_s = statistics.median(times)
+            n_server = await one(0)
+            server_s.append(time.perf_counter() - t0)
         t0 = time.perf_counter()
         n4 = sum(await asyncio.gather(*[one(i) for i in range(1, 5)]))
         four_s = time.perf_counter() - t0
@@ -127,12 +125,14 @@ async def through_server(url: str, model: str) -> dict[str, float]:
                         first = time.perf_counter() - t0
             if first is not None:
                 ttft.append(first)
+    single_direct, single_server = statistics.median(direct_s), statistics.median(server_s)
     return {
-        "single_tokens": n1,
-        "single_s": single_s,
-        "agg_tps_1": n1 / single_s,
-        "agg_tps_4": n4 / four_s,
-        "ttft_p50_s": statistics.median(ttft),
+        "direct_gen_tps": n_direct / single_direct,
+        "server_agg_tps_1": n_server / single_server,
+        "server_agg_tps_4": n4 / four_s,
+        "server_ttft_p50_s": statistics.median(ttft),
+        # per generated token, so a different answer length does not skew it
+        "server_overhead": (single_server / n_server) / (single_direct / n_direct) - 1,
     }
 
 
@@ -153,28 +153,21 @@ def main() -> None:
         model = catalogue.get(name)
         path = store.assemble(settings.cache_dir, model)
         print(f"== {name}", flush=True)
-        d = direct(path, model.template, threads)
-        print(
-            f"  llama.cpp direct: prompt {d['prompt_tps']:.1f} tok/s, generation {d['gen_tps']:.1f} tok/s", flush=True
-        )
         with ponder_server("--model", name, "--engine-parallel", "4") as url:
-            s = asyncio.run(through_server(url, name))
-        # Overhead: the same single greedy request, per generated token, server against direct.
-        per_tok_server = s["single_s"] / s["single_tokens"]
-        per_tok_direct = d["request_s"] / d["gen_tokens"]
-        overhead = per_tok_server / per_tok_direct - 1
-        speedup = s["agg_tps_4"] / s["agg_tps_1"]
+            direct = Direct(path, model.template, threads)
+            n_prompt, prompt_tps = direct.prompt_tps()
+            m = asyncio.run(measure(url, name, direct))
+            direct.close()
+        m |= {"direct_prompt_tokens": n_prompt, "direct_prompt_tps": prompt_tps}
+        m["concurrency_speedup"] = m["server_agg_tps_4"] / m["server_agg_tps_1"]
         print(
-            f"  server: 1 request {s['agg_tps_1']:.1f} tok/s, 4 concurrent {s['agg_tps_4']:.1f} tok/s "
-            f"(x{speedup:.2f}); TTFT p50 {s['ttft_p50_s'] * 1000:.0f} ms; overhead vs direct {overhead * 100:+.1f}%",
+            f"  llama.cpp direct: prompt {prompt_tps:.1f} tok/s, generation {m['direct_gen_tps']:.1f} tok/s\n"
+            f"  server: 1 request {m['server_agg_tps_1']:.1f} tok/s, 4 concurrent {m['server_agg_tps_4']:.1f} tok/s "
+            f"(x{m['concurrency_speedup']:.2f}); TTFT p50 {m['server_ttft_p50_s'] * 1000:.0f} ms; "
+            f"overhead vs direct {m['server_overhead'] * 100:+.1f}%",
             flush=True,
         )
-        report["models"][name] = {
-            **{f"direct_{k}": v for k, v in d.items()},
-            **{f"server_{k}": v for k, v in s.items()},
-            "concurrency_speedup": speedup,
-            "server_overhead": overhead,
-        }
+        report["models"][name] = m
     RESULTS.mkdir(exist_ok=True)
     out = RESULTS / f"bench-{datetime.now(UTC).strftime('%Y%m%dT%H%M%SZ')}.json"
     out.write_text(json.dumps(report, indent=2))

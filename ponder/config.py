@@ -108,9 +108,3 @@ class Settings(BaseSettings):
     ) -> tuple[PydanticBaseSettingsSource, ...]:
         toml = TomlConfigSettingsSource(settings_cls, toml_file=default_config_path())
         return (init_settings, env_settings, toml)
-
-
-def load_settings(**overrides: Any) -> Settings:
-    """Settings from file and environment, with `overrides` (e.g. from CLI flags) on top."""
-
-    return Settings(**overrides)

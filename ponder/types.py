@@ -6,7 +6,7 @@ objects, so adding a layer never means inventing a new string protocol between t
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -89,14 +89,6 @@ class Usage:
     def total_tokens(self) -> int:
         return self.prompt_tokens + self.completion_tokens
 
-    def __add__(self, other: Usage) -> Usage:
-        return Usage(
-            self.prompt_tokens + other.prompt_tokens,
-            self.completion_tokens + other.completion_tokens,
-            self.reasoning_tokens + other.reasoning_tokens,
-            self.cached_tokens + other.cached_tokens,
-        )
-
 
 @dataclass(frozen=True, slots=True)
 class Done:
@@ -133,7 +125,6 @@ class Completion:
     completion_tokens: int
     cached_tokens: int = 0
     text: str = ""
-    logprobs: list[TokenLogprob] = field(default_factory=list)
 
 
 BackendItem = Chunk | Completion

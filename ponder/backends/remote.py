@@ -23,13 +23,13 @@ if TYPE_CHECKING:
     from ponder.models import ModelSpec
 
 
-def _logprobs(lp: Any, start: int, n: int) -> tuple[TokenLogprob, ...]:
+def _logprobs(lp: Any) -> tuple[TokenLogprob, ...]:
     """The legacy completions logprobs object: parallel lists of tokens, their logprobs, top dicts."""
     if lp is None or not lp.tokens:
         return ()
     out = []
     tops = lp.top_logprobs or []
-    for i in range(start, min(start + n, len(lp.tokens))):
+    for i in range(len(lp.tokens)):
         top = tops[i] if i < len(tops) and tops[i] else {}
         out.append(
             TokenLogprob(
@@ -86,7 +86,6 @@ class RemoteBackend:
         except openai.APIError as exc:
             raise BackendError(f"the remote server at {self._client.base_url} failed: {exc}") from exc
         text: list[str] = []
-        logprobs: list[TokenLogprob] = []
         finish: FinishReason = "stop"
         usage = None
         try:
@@ -94,10 +93,9 @@ class RemoteBackend:
                 if chunk.usage is not None:
                     usage = chunk.usage
                 for choice in chunk.choices:
-                    lps = _logprobs(choice.logprobs, 0, len(choice.logprobs.tokens)) if choice.logprobs else ()
+                    lps = _logprobs(choice.logprobs)
                     if choice.text or lps:
                         text.append(choice.text)
-                        logprobs.extend(lps)
                         yield Chunk(choice.text, max(len(lps), 1) if choice.text else len(lps), lps)
                     if choice.finish_reason:
                         finish = "length" if choice.finish_reason == "length" else "stop"
@@ -111,7 +109,6 @@ class RemoteBackend:
             usage.prompt_tokens if usage else self.count_tokens(prompt),
             usage.completion_tokens if usage else self.count_tokens(full),
             text=full,
-            logprobs=logprobs,
         )
 
     async def aclose(self) -> None:

@@ -125,12 +125,14 @@ async def measure(url: str, model: str, direct: Direct) -> dict[str, float]:
                         first = time.perf_counter() - t0
             if first is not None:
                 ttft.append(first)
+        peak_mb = float((await client.get("/health")).json()["peak_rss_mb"])
     single_direct, single_server = statistics.median(direct_s), statistics.median(server_s)
     return {
         "direct_gen_tps": n_direct / single_direct,
         "server_agg_tps_1": n_server / single_server,
         "server_agg_tps_4": n4 / four_s,
         "server_ttft_p50_s": statistics.median(ttft),
+        "server_peak_rss_mb": peak_mb,
         # per generated token, so a different answer length does not skew it
         "server_overhead": (single_server / n_server) / (single_direct / n_direct) - 1,
     }
@@ -164,7 +166,7 @@ def main() -> None:
             f"  llama.cpp direct: prompt {prompt_tps:.1f} tok/s, generation {m['direct_gen_tps']:.1f} tok/s\n"
             f"  server: 1 request {m['server_agg_tps_1']:.1f} tok/s, 4 concurrent {m['server_agg_tps_4']:.1f} tok/s "
             f"(x{m['concurrency_speedup']:.2f}); TTFT p50 {m['server_ttft_p50_s'] * 1000:.0f} ms; "
-            f"overhead vs direct {m['server_overhead'] * 100:+.1f}%",
+            f"overhead vs direct {m['server_overhead'] * 100:+.1f}%; server peak RSS {m['server_peak_rss_mb']:.0f} MB",
             flush=True,
         )
         report["models"][name] = m

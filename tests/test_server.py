@@ -87,7 +87,8 @@ def test_models_health_and_page(client: TestClient) -> None:
     assert {"ponder-instant", "ponder-thinking", "qwen2.5-coder-1.5b", "smollm2-135m", "fake"} <= set(ids)
     assert client.get("/v1/models/ponder-thinking").json()["id"] == "ponder-thinking"
     assert client.get("/v1/models/nope").status_code == 400
-    assert client.get("/health").json()["status"] == "ok"
+    health = client.get("/health").json()
+    assert health["status"] == "ok" and health["peak_rss_mb"] > 10
     page = client.get("/")
     assert page.status_code == 200 and "/v1/chat/completions" in page.text
 

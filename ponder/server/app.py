@@ -9,9 +9,11 @@ for something the client did.
 from __future__ import annotations
 
 import logging
+import resource
 from collections.abc import AsyncIterator, Awaitable, Callable, MutableMapping
 from contextlib import asynccontextmanager
 from importlib import resources
+from pathlib import Path
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -154,7 +156,7 @@ def create_app(settings: Settings, assistant: Assistant | None = None, *, preloa
             backend = await assistant.backend(name)
             stats = getattr(getattr(backend, "engine", None), "stats", None)
             engines[name] = stats() if stats else {}
-        return {"status": "ok", "version": __version__, "model": settings.model, "loaded": engines}
+        return {"status": "ok", "version": __version__, "model": settings.model, "loaded": engines, **_memory()}
 
     @app.get("/", response_class=HTMLResponse)
     async def index() -> HTMLResponse:
@@ -162,6 +164,21 @@ def create_app(settings: Settings, assistant: Assistant | None = None, *, preloa
         return HTMLResponse(page)
 
     return app
+
+
+def _memory() -> dict[str, float]:
+    """This process's peak and current resident memory, in MB.
+
+    `VmHWM` belongs to this process's own address space; `ru_maxrss` would also count a parent's peak
+    before `exec` (it survives execve on Linux), so it is only the fallback where /proc is missing.
+    """
+    try:
+        status = Path("/proc/self/status").read_text()
+        fields = dict(line.split(":", 1) for line in status.splitlines() if ":" in line)
+        return {"peak_rss_mb": int(fields["VmHWM"].split()[0]) / 1024, "rss_mb": int(fields["VmRSS"].split()[0]) / 1024}
+    except (OSError, KeyError, ValueError):
+        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        return {"peak_rss_mb": peak, "rss_mb": peak}
 
 
 def _model_card(model_id: str) -> dict[str, Any]:

@@ -11,6 +11,9 @@ import asyncio
 from collections.abc import AsyncGenerator, Sequence
 from contextlib import aclosing
 from dataclasses import dataclass
+from typing import Any
+
+from pydantic import BaseModel
 
 from ponder.backends.base import Backend, open_backend
 from ponder.config import Effort, Settings
@@ -98,14 +101,26 @@ class Assistant:
     # --- running --------------------------------------------------------------------------------
 
     async def run(
-        self, plan: Plan, messages: Sequence[Message], params: SamplingParams, n: int = 1
+        self,
+        plan: Plan,
+        messages: Sequence[Message],
+        params: SamplingParams,
+        n: int = 1,
+        options: dict[str, Any] | None = None,
     ) -> AsyncGenerator[Event, None]:
-        """Stream the events of `n` choices; ends with one merged `Usage`."""
+        """Stream the events of `n` choices; ends with one merged `Usage`.
+
+        `options` are the mode's own (contemplate's agents, …): the settings section named after the
+        mode gives the defaults, and the request's options override them.
+        """
         if not messages:
             raise BadRequest("messages must contain at least one message", param="messages")
         backend = await self.backend(plan.model)
         template = resolve(self.settings, plan.model).template
-        request = RunRequest(backend, template, messages, params, plan.thinking_budget)
+        section = getattr(self.settings, plan.mode, None)
+        defaults = section.model_dump() if isinstance(section, BaseModel) else {}
+        merged = {**defaults, **(options or {})}
+        request = RunRequest(backend, template, messages, params, plan.thinking_budget, options=merged)
         async with aclosing(collect_usage(run_choices(get_mode(plan.mode), request, n))) as events:
             async for event in events:
                 yield event

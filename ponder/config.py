@@ -63,6 +63,23 @@ class ReasoningSettings(_Section):
         return {"low": self.budget_low, "medium": self.budget_medium, "high": self.budget_high}[effort]
 
 
+class ContemplateSettings(_Section):
+    """Contemplate mode: parallel agents, early stopping, voting. Each field is also a request option."""
+
+    agents: int = Field(4, ge=1, le=16, description="Agents reasoning in parallel (one engine slot each).")
+    agent_budget: int = Field(512, ge=16, description="Most tokens one agent may generate.")
+    early_stop: bool = Field(True, description="Stop low-confidence agents, and the rest once enough agree.")
+    warmup: int = Field(48, ge=1, description="Tokens an agent writes before it can be stopped for low confidence.")
+    window: int = Field(16, ge=2, description="Tokens in a confidence group (sliding window).")
+    top_k: int = Field(5, ge=1, le=20, description="Alternatives per token used for token confidence.")
+    stop_ratio: float = Field(
+        0.7, gt=0.0, le=1.0, description="Stop an agent whose window confidence falls below this share of the best."
+    )
+    threshold: float | None = Field(None, description="Absolute window-confidence floor (from calibration).")
+    consensus: int | None = Field(None, ge=1, description="Agreeing agents that end the rest (default: a majority).")
+    abstain_below: float | None = Field(None, ge=0.0, le=1.0, description="Abstain when confidence is lower.")
+
+
 class ModelEntry(_Section):
     """A model the user adds in the config file: a local GGUF, or a model on a remote server."""
 
@@ -96,6 +113,7 @@ class Settings(BaseSettings):
     engine: EngineSettings = Field(default_factory=EngineSettings)
     server: ServerSettings = Field(default_factory=ServerSettings)
     reasoning: ReasoningSettings = Field(default_factory=ReasoningSettings)
+    contemplate: ContemplateSettings = Field(default_factory=ContemplateSettings)
 
     @classmethod
     def settings_customise_sources(

@@ -6,8 +6,9 @@ objects, so adding a layer never means inventing a new string protocol between t
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -98,7 +99,28 @@ class Done:
     index: int = 0
 
 
-Event = TextDelta | ReasoningDelta | Usage | Done
+@dataclass(frozen=True, slots=True)
+class Progress:
+    """Where parallel agents stand while they work (contemplate mode); the leader is the current vote."""
+
+    running: int
+    stopped: int
+    finished: int
+    leader: str | None = None
+    leader_share: float = 0.0
+    index: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class Provenance:
+    """How a mode reached its answer (agents, votes, confidence, routing), for the API's `ponder` field."""
+
+    mode: str
+    report: Mapping[str, Any]
+    index: int = 0
+
+
+Event = TextDelta | ReasoningDelta | Progress | Provenance | Usage | Done
 
 
 # --- what a backend yields ----------------------------------------------------------------------

@@ -2,6 +2,8 @@
 
 Like `llm`'s MockModel, tests `enqueue()` the completions the "model" will produce, in order. Each
 word of a script is one token, so budgets and `max_tokens` behave as they would on a real engine.
+A script is a string, or a mapping `{"text": …, "logprob": -0.1, "alt": -9.0}` that sets every
+token's log-probability and that of its alternatives, so confidence-driven logic can be tested.
 With nothing enqueued it answers with a fixed sentence that quotes the end of the prompt.
 """
 
@@ -10,8 +12,8 @@ from __future__ import annotations
 import asyncio
 import re
 from collections import deque
-from collections.abc import AsyncGenerator
-from typing import TYPE_CHECKING
+from collections.abc import AsyncGenerator, Mapping
+from typing import TYPE_CHECKING, Any
 
 from ponder.errors import ContextOverflow
 from ponder.types import BackendItem, Chunk, Completion, FinishReason, SamplingParams, TokenLogprob, TopLogprob
@@ -32,12 +34,12 @@ class FakeBackend:
         self.name = spec.name if spec else "fake"
         self.context = spec.context if spec else 4096
         self.delay = float(spec.options.get("delay", 0.0)) if spec else 0.0
-        self.scripts: deque[str] = deque(spec.options.get("scripts", []) if spec else [])
+        self.scripts: deque[str | Mapping[str, Any]] = deque(spec.options.get("scripts", []) if spec else [])
         self.prompts: list[str] = []
         self.active = 0
         self.closed = False
 
-    def enqueue(self, *scripts: str) -> FakeBackend:
+    def enqueue(self, *scripts: str | Mapping[str, Any]) -> FakeBackend:
         self.scripts.extend(scripts)
         return self
 
@@ -49,7 +51,10 @@ class FakeBackend:
         if n_prompt >= self.context:
             raise ContextOverflow(f"prompt is {n_prompt} tokens; this model's context is {self.context}")
         self.prompts.append(prompt)
-        script = self.scripts.popleft() if self.scripts else f"Fake answer to: {prompt[-40:].strip()}"
+        entry = self.scripts.popleft() if self.scripts else f"Fake answer to: {prompt[-40:].strip()}"
+        script = entry if isinstance(entry, str) else str(entry["text"])
+        chosen = -0.25 if isinstance(entry, str) else float(entry.get("logprob", -0.25))
+        alt = chosen if isinstance(entry, str) else float(entry.get("alt", chosen))
         self.active += 1
         emitted: list[str] = []
         tail = ""  # text streamed before a stop string, inside the token that contains it
@@ -67,11 +72,8 @@ class FakeBackend:
                         yield Chunk(tail, 1)
                     break
                 emitted.append(tok)
-                lp = (
-                    (TokenLogprob(tok, -0.25, (TopLogprob(tok, -0.25),) * params.top_logprobs),)
-                    if params.logprobs
-                    else ()
-                )
+                top = (TopLogprob(tok, chosen), *(TopLogprob(tok, alt),) * (params.top_logprobs - 1))
+                lp = (TokenLogprob(tok, chosen, top[: params.top_logprobs]),) if params.logprobs else ()
                 if self.delay:
                     await asyncio.sleep(self.delay)
                 yield Chunk(tok, 1, lp)

@@ -9,8 +9,8 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncGenerator, Sequence
 from contextlib import aclosing
-from dataclasses import dataclass
-from typing import Protocol
+from dataclasses import dataclass, field
+from typing import Any, Protocol
 
 from ponder.backends.base import Backend
 from ponder.models.templates import ChatTemplate
@@ -28,6 +28,8 @@ class RunRequest:
     params: SamplingParams
     thinking_budget: int = 512
     index: int = 0
+    options: dict[str, Any] = field(default_factory=dict)
+    """Mode-specific options (defaults from the settings, overridden by the request)."""
 
 
 class Mode(Protocol):
@@ -41,6 +43,7 @@ class Mode(Protocol):
 modes: Registry[Mode] = Registry("mode", entry_point_group="ponder.modes")
 modes.register("instant", "ponder.modes.instant:InstantMode")
 modes.register("thinking", "ponder.modes.thinking:ThinkingMode")
+modes.register("contemplate", "ponder.modes.contemplate:ContemplateMode")
 
 
 def get_mode(name: str) -> Mode:
@@ -66,7 +69,9 @@ async def run_choices(mode: Mode, request: RunRequest, n: int) -> AsyncGenerator
         params = request.params
         if params.seed is not None:
             params = params.model_copy(update={"seed": params.seed + i})
-        sub = RunRequest(request.backend, request.template, request.messages, params, request.thinking_budget, i)
+        sub = RunRequest(
+            request.backend, request.template, request.messages, params, request.thinking_budget, i, request.options
+        )
         try:
             async with aclosing(mode.run(sub)) as events:
                 async for event in events:

@@ -72,6 +72,7 @@ class ChatCompletionRequest(_Sampling):
     reasoning_effort: Effort | None = None
     mode: str | None = None
     thinking_budget: int | None = Field(None, ge=0)
+    ponder: dict[str, Any] | None = Field(None, description="Options of the chosen mode, e.g. contemplate's agents.")
 
 
 class CompletionRequest(_Sampling):

@@ -30,6 +30,8 @@ from ponder.types import (
     Completion,
     Done,
     Event,
+    Progress,
+    Provenance,
     ReasoningDelta,
     SamplingParams,
     TextDelta,
@@ -138,7 +140,7 @@ class Serving:
         plan = self.assistant.plan(req.model, req.mode, req.reasoning_effort, req.thinking_budget)
         params = self._params(req, req.max_completion_tokens or req.max_tokens)
         messages = [m.to_message() for m in req.messages]
-        first, events = await _primed(self.assistant.run(plan, messages, params, req.n))
+        first, events = await _primed(self.assistant.run(plan, messages, params, req.n, req.ponder))
         events = _chain(first, events)
         meta = {"id": f"chatcmpl-{uuid.uuid4().hex}", "created": int(time.time()), "model": req.model or plan.model}
         if req.stream:
@@ -170,12 +172,19 @@ class Serving:
                     yield chunk(ev.index, {}, ev.finish_reason)
                 elif isinstance(ev, Usage) and include_usage:
                     yield {**meta, "object": "chat.completion.chunk", "choices": [], "usage": usage_json(ev)}
+                elif isinstance(ev, Progress):
+                    progress = {k: getattr(ev, k) for k in ("running", "stopped", "finished", "leader", "leader_share")}
+                    yield {**meta, "object": "chat.completion.chunk", "choices": [], "ponder": {"progress": progress}}
+                elif isinstance(ev, Provenance):
+                    report = {"mode": ev.mode, "index": ev.index, **ev.report}
+                    yield {**meta, "object": "chat.completion.chunk", "choices": [], "ponder": report}
 
     async def _chat_body(
         self, events: AsyncGenerator[Event, None], meta: dict[str, Any], n: int, logprobs: bool
     ) -> dict[str, Any]:
         choices = [_Choice() for _ in range(n)]
         usage = Usage()
+        provenance: list[dict[str, Any]] = []
         async with aclosing(events):
             async for ev in events:
                 if isinstance(ev, TextDelta):
@@ -187,6 +196,8 @@ class Serving:
                     choices[ev.index].finish_reason = ev.finish_reason
                 elif isinstance(ev, Usage):
                     usage = ev
+                elif isinstance(ev, Provenance):
+                    provenance.append({"mode": ev.mode, "index": ev.index, **ev.report})
         out = []
         for i, c in enumerate(choices):
             message: dict[str, Any] = {"role": "assistant", "content": "".join(c.content)}
@@ -200,7 +211,10 @@ class Serving:
                     "finish_reason": c.finish_reason,
                 }
             )
-        return {**meta, "object": "chat.completion", "choices": out, "usage": usage_json(usage)}
+        body = {**meta, "object": "chat.completion", "choices": out, "usage": usage_json(usage)}
+        if provenance:
+            body["ponder"] = provenance[0] if n == 1 else provenance
+        return body
 
     # --- raw completions ------------------------------------------------------------------------
 

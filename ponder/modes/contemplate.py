@@ -1,0 +1,320 @@
+"""Contemplate mode: several agents reason in parallel, the unsure ones stop early, the rest vote.
+
+This is how a small model on a CPU gets answers a single pass misses. The agents share the
+conversation as their prompt, so a batching engine computes it once and decodes all of them in the
+same forward passes. They differ in sampling temperature, seed, and the approach they are told to
+take (work backwards, write equations, estimate and check…), so their mistakes are not all the same.
+
+Each agent's confidence is tracked token by token from its own log-probabilities (DeepConf). After a
+warm-up, an agent whose window confidence falls far below the best agent's (or below a calibrated
+floor) is stopped and its slot freed; once enough finished agents agree, the rest are stopped too.
+Answers that can be voted on (numbers, choices, yes/no) go to a confidence-weighted vote; free-text
+answers are distilled and synthesised into one (Parallel-Distill-Refine).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+from collections import defaultdict
+from collections.abc import AsyncGenerator
+from contextlib import aclosing
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from pydantic import ValidationError
+
+from ponder.config import ContemplateSettings
+from ponder.errors import BadRequest
+from ponder.modes.base import RunRequest
+from ponder.reasoning.answers import NONE, Answer, extract
+from ponder.reasoning.confidence import Tracker
+from ponder.reasoning.tags import CLOSE, OPEN
+from ponder.types import (
+    Chunk,
+    Completion,
+    Done,
+    Event,
+    Message,
+    Progress,
+    Provenance,
+    ReasoningDelta,
+    SamplingParams,
+    TextDelta,
+    Usage,
+)
+
+APPROACHES = (
+    "I will solve this step by step, checking each step.",
+    "I will work backwards from what is asked.",
+    "I will write the quantities as equations and solve them.",
+    "I will estimate the answer first, then compute it exactly and compare.",
+    "I will break the problem into smaller parts and solve each one.",
+    "I will restate the problem in my own words, then solve it.",
+)
+TEMPERATURES = (0.6, 0.8, 0.9, 1.0, 0.7, 0.85)
+FORCE = f"\n{CLOSE}\n\nThe final answer is"
+Stop = Literal["low_confidence", "consensus"]
+
+
+@dataclass
+class Agent:
+    index: int
+    approach: str
+    tracker: Tracker
+    text: list[str] = field(default_factory=list)
+    tokens: int = 0
+    prompt_tokens: int = 0
+    cached_tokens: int = 0
+    stopped: Stop | None = None
+    answer: Answer = NONE
+    answer_text: str = ""
+    done: bool = False
+
+    @property
+    def trace(self) -> str:
+        full = "".join(self.text)
+        return full.split(CLOSE, 1)[0]
+
+    @property
+    def weight(self) -> float:
+        return max(self.tracker.tail, 1e-6)
+
+    def report(self) -> dict[str, Any]:
+        return {
+            "agent": self.index,
+            "approach": self.approach,
+            "answer": self.answer.shown or None,
+            "confidence": round(self.tracker.probability, 4),
+            "tail_confidence": round(self.tracker.tail, 4),
+            "lowest_group_confidence": round(self.tracker.lowest, 4) if self.tracker.n else None,
+            "tokens": self.tokens,
+            "stopped_early": self.stopped,
+        }
+
+
+@dataclass
+class Vote:
+    winner: Agent | None
+    tally: dict[str, float]
+    agreement: float
+    confidence: float
+    votable: bool
+
+
+def tally(agents: list[Agent]) -> Vote:
+    """Confidence-weighted vote over the agents that finished with a votable answer."""
+    voters = [a for a in agents if a.done and a.stopped != "low_confidence" and a.answer.votable]
+    finished = [a for a in agents if a.done and a.stopped != "low_confidence" and a.answer.kind != "none"]
+    if not voters or len(voters) * 2 < len(finished):
+        probs = [a.tracker.probability for a in finished]
+        return Vote(None, {}, 0.0, sum(probs) / len(probs) if probs else 0.0, False)
+    weights: dict[str, float] = defaultdict(float)
+    for a in voters:
+        weights[a.answer.key] += a.weight
+    key = max(weights, key=lambda k: weights[k])
+    total = sum(weights.values())
+    agreement = weights[key] / total
+    winner = max((a for a in voters if a.answer.key == key), key=lambda a: a.weight)
+    # Shrink towards 1/2 when few agents voted: one agent agreeing with itself is not certainty.
+    confidence = agreement * len(voters) / (len(voters) + 1)
+    shown = {a.answer.key: a.answer.shown for a in voters}
+    return Vote(winner, {shown[k]: round(w / total, 4) for k, w in weights.items()}, agreement, confidence, True)
+
+
+class ContemplateMode:
+    name = "contemplate"
+
+    async def run(self, request: RunRequest) -> AsyncGenerator[Event, None]:
+        try:
+            opts = ContemplateSettings.model_validate(request.options)
+        except ValidationError as exc:
+            first = exc.errors()[0]
+            where = ".".join(str(p) for p in first["loc"])
+            raise BadRequest(f"contemplate option {where}: {first['msg']}", param=where) from None
+        agents = [
+            Agent(i, APPROACHES[i % len(APPROACHES)], Tracker(window=opts.window, tail_size=2 * opts.window))
+            for i in range(opts.agents)
+        ]
+        consensus = opts.consensus or (opts.agents // 2 + 1)
+        updates: asyncio.Queue[int] = asyncio.Queue()
+        stop_all = asyncio.Event()
+        tasks = [
+            asyncio.create_task(self._agent(request, opts, a, agents, stop_all, consensus, updates)) for a in agents
+        ]
+        extra = 0
+        yield Progress(running=len(agents), stopped=0, finished=0, index=request.index)
+        try:
+            pending = len(tasks)
+            while pending:
+                if await updates.get() < 0:
+                    pending -= 1
+                vote = tally(agents)
+                running = sum(1 for a in agents if not a.done)
+                yield Progress(
+                    running=running,
+                    stopped=sum(1 for a in agents if a.stopped),
+                    finished=sum(1 for a in agents if a.done and not a.stopped),
+                    leader=vote.winner.answer.shown if vote.winner else None,
+                    leader_share=round(vote.agreement, 4),
+                    index=request.index,
+                )
+            for t in tasks:
+                t.result()  # surface an agent's failure
+        finally:
+            for t in tasks:
+                t.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+
+        vote = tally(agents)
+        abstained = opts.abstain_below is not None and vote.confidence < opts.abstain_below
+        finish: Literal["stop", "length", "cancelled"] = "stop"
+        if abstained:
+            yield TextDelta(
+                f"I am not confident enough to answer this (confidence {vote.confidence:.2f} is below "
+                f"{opts.abstain_below:.2f}).",
+                (),
+                request.index,
+            )
+        elif vote.winner is not None:
+            if vote.winner.trace.strip():
+                yield ReasoningDelta(vote.winner.trace.strip(), (), request.index)
+            yield TextDelta(vote.winner.answer_text.strip() or vote.winner.answer.shown, (), request.index)
+        else:
+            async for event in self._synthesise(request, agents):
+                if isinstance(event, Completion):
+                    extra += event.completion_tokens
+                    finish = event.finish_reason
+                else:
+                    yield event
+        yield Provenance("contemplate", self._report(agents, vote, abstained, opts), request.index)
+        spent = sum(a.tokens for a in agents)
+        yield Usage(
+            prompt_tokens=max((a.prompt_tokens for a in agents), default=0),
+            completion_tokens=spent + extra,
+            reasoning_tokens=spent,
+            cached_tokens=max((a.cached_tokens for a in agents), default=0),
+        )
+        yield Done(finish, request.index)
+
+    async def _agent(
+        self,
+        request: RunRequest,
+        opts: ContemplateSettings,
+        me: Agent,
+        everyone: list[Agent],
+        stop_all: asyncio.Event,
+        consensus: int,
+        updates: asyncio.Queue[int],
+    ) -> None:
+        template = request.template
+        prompt = template.render(request.messages, assistant_prefix=f"{OPEN}\n{me.approach}\n")
+        base = request.params
+        params = base.model_copy(
+            update={
+                "max_tokens": opts.agent_budget,
+                "temperature": TEMPERATURES[me.index % len(TEMPERATURES)],
+                "seed": None if base.seed is None else base.seed + me.index,
+                "logprobs": True,
+                "top_logprobs": opts.top_k,
+                "stop": list(template.stop),
+                "min_tokens": 0,
+            }
+        )
+        try:
+            async with aclosing(request.backend.stream(prompt, params)) as items:
+                async for item in items:
+                    if isinstance(item, Completion):
+                        me.prompt_tokens, me.cached_tokens = item.prompt_tokens, item.cached_tokens
+                        break
+                    me.text.append(item.text)
+                    me.tokens += item.n_tokens
+                    me.tracker.extend(item.logprobs)
+                    if stop_all.is_set():
+                        me.stopped = "consensus"
+                        break
+                    if opts.early_stop and self._unsure(me, everyone, opts):
+                        me.stopped = "low_confidence"
+                        break
+            if me.stopped is None:
+                await self._conclude(request, me, prompt)
+        finally:
+            me.done = True
+            if opts.early_stop and not stop_all.is_set():
+                vote = tally(everyone)
+                agreeing = sum(1 for a in everyone if vote.winner and a.done and a.answer.key == vote.winner.answer.key)
+                if vote.winner is not None and agreeing >= consensus:
+                    stop_all.set()
+            await updates.put(-1)
+
+    def _unsure(self, me: Agent, everyone: list[Agent], opts: ContemplateSettings) -> bool:
+        if me.tracker.n < opts.warmup or me.tracker.n < opts.window:
+            return False
+        group = me.tracker.group
+        if opts.threshold is not None and group < opts.threshold:
+            return True
+        alive = [a for a in everyone if a.stopped != "low_confidence"]
+        if len(alive) <= 2:  # never thin the field below two opinions
+            return False
+        peers = [a.tracker.lowest for a in everyone if a is not me and a.tracker.n >= opts.warmup]
+        return bool(peers) and group < opts.stop_ratio * max(peers)
+
+    async def _conclude(self, request: RunRequest, me: Agent, prompt: str) -> None:
+        """Extract the agent's answer; if it never closed its thinking, force a short final answer."""
+        full = "".join(me.text)
+        if CLOSE in full:
+            me.answer_text = full.split(CLOSE, 1)[1]
+            me.answer = extract(me.answer_text)
+            if me.answer.kind != "none":
+                return
+        forced = prompt + (me.trace if CLOSE in full else full) + FORCE
+        params = SamplingParams(max_tokens=48, temperature=0.0, stop=[*request.template.stop, "\n\n"])
+        tail: list[str] = []
+        async with aclosing(request.backend.stream(forced, params)) as items:
+            async for item in items:
+                if isinstance(item, Chunk):
+                    tail.append(item.text)
+                    me.tokens += item.n_tokens
+        me.answer_text = "The final answer is" + "".join(tail)
+        me.answer = extract(me.answer_text)
+
+    async def _synthesise(self, request: RunRequest, agents: list[Agent]) -> AsyncGenerator[Event | Completion, None]:
+        """Free-text answers can't be voted on: distil the drafts and write one answer from them."""
+        drafts = [a for a in agents if a.done and a.stopped != "low_confidence" and (a.answer_text or a.trace)]
+        digest = "\n\n".join(
+            f"Draft {i + 1}:\n{(a.answer_text or a.trace).strip()[:600]}" for i, a in enumerate(drafts)
+        )
+        messages = [
+            *request.messages,
+            Message(
+                role="user",
+                content="Here are drafts written by several independent attempts at the request above:\n\n"
+                f"{digest}\n\nUsing what is right in them and fixing what is wrong, write the single best "
+                "final answer to the original request. Answer directly.",
+            ),
+        ]
+        prompt = request.template.render(messages)
+        params = request.params.model_copy(update={"stop": [*request.params.stop, *request.template.stop]})
+        async with aclosing(request.backend.stream(prompt, params)) as items:
+            async for item in items:
+                if isinstance(item, Chunk):
+                    if item.text:
+                        yield TextDelta(item.text, item.logprobs, request.index)
+                else:
+                    yield item
+
+    def _report(self, agents: list[Agent], vote: Vote, abstained: bool, opts: ContemplateSettings) -> dict[str, Any]:
+        full_budget = opts.agents * opts.agent_budget
+        spent = sum(a.tokens for a in agents)
+        return {
+            "agents": [a.report() for a in agents],
+            "votes": vote.tally,
+            "agreement": round(vote.agreement, 4),
+            "confidence": round(vote.confidence, 4) if not math.isnan(vote.confidence) else None,
+            "answer": vote.winner.answer.shown if vote.winner else None,
+            "combined_by": "vote" if vote.votable else "synthesis",
+            "abstained": abstained,
+            "stopped_early": sum(1 for a in agents if a.stopped),
+            "tokens": spent,
+            "token_budget": full_budget,
+        }

@@ -1,0 +1,58 @@
+"""Final-answer extraction on tricky cases, and DeepConf confidence tracking."""
+
+from __future__ import annotations
+
+import pytest
+
+from ponder.reasoning.answers import extract, same
+from ponder.reasoning.confidence import Tracker, token_confidence
+from ponder.types import TokenLogprob, TopLogprob
+
+CASES = [
+    # (text, kind, key)
+    ("so she earns 18 dollars a day.\n#### 18", "number", "18"),
+    ("The answer is $1,234.50.", "number", "2469/2"),
+    ("Total = 3/4 of the cake. The final answer is \\boxed{\\frac{3}{4}}", "number", "3/4"),
+    ("Thus x = 0.75", "number", "3/4"),
+    ("\\boxed{\\dfrac{10}{4}}", "number", "5/2"),
+    ("He walks 12 km each day, so in 5 days: 60 km.", "number", "60"),
+    ("Answer: -7 degrees", "number", "-7"),
+    ("The answer is (B) because the others are wrong.", "choice", "B"),
+    ("After comparing the options, C", "choice", "C"),
+    ("Answer: D. Hypertension", "choice", "D"),
+    ("Yes, because 17 has no divisors but 1 and itself.", "yesno", "yes"),
+    ("The answer is no.", "yesno", "no"),
+    ("The answer is Paris.", "text", "paris"),
+    ("", "none", ""),
+    ("A long answer is 1,000,000 and then some words. Therefore, the result is 1000000.", "number", "1000000"),
+]
+
+
+@pytest.mark.parametrize(("text", "kind", "key"), CASES)
+def test_extract(text: str, kind: str, key: str) -> None:
+    answer = extract(text, choices="ABCD" if kind == "choice" else None)
+    assert (answer.kind, answer.key) == (kind, key)
+
+
+def test_equal_values_vote_together() -> None:
+    assert same(extract("The answer is 0.5"), extract("\\boxed{\\frac{1}{2}}"))
+    assert same(extract("#### 1,200"), extract("The answer is 1200 apples."))
+    assert not same(extract("The answer is 12"), extract("The answer is 13"))
+    assert not same(extract(""), extract(""))
+
+
+def lp(chosen: float, *alts: float) -> TokenLogprob:
+    return TokenLogprob("x", chosen, tuple(TopLogprob("x", v) for v in (chosen, *alts)))
+
+
+def test_token_confidence_is_high_when_peaked() -> None:
+    assert token_confidence(lp(-0.01, -9.0, -10.0)) > token_confidence(lp(-1.0, -1.2, -1.5))
+
+
+def test_tracker_finds_the_weak_stretch_and_the_tail() -> None:
+    t = Tracker(window=4, tail_size=4)
+    t.extend([lp(-0.01, -9, -9)] * 8 + [lp(-1.1, -1.2, -1.3)] * 4 + [lp(-0.01, -9, -9)] * 4)
+    assert t.n == 16
+    assert t.lowest == pytest.approx((1.1 + 1.2 + 1.3) / 3)  # the confused window
+    assert t.tail == pytest.approx((0.01 + 9 + 9) / 3)  # recovered by the end
+    assert 0 < t.probability < 1

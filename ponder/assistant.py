@@ -117,10 +117,14 @@ class Assistant:
             raise BadRequest("messages must contain at least one message", param="messages")
         backend = await self.backend(plan.model)
         template = resolve(self.settings, plan.model).template
-        section = getattr(self.settings, plan.mode, None)
-        defaults = section.model_dump() if isinstance(section, BaseModel) else {}
+        mode = get_mode(plan.mode)
+        defaults: dict[str, Any] = {}
+        for name in getattr(mode, "sections", (plan.mode,)):
+            section = getattr(self.settings, name, None)
+            if isinstance(section, BaseModel):
+                defaults |= section.model_dump()
         merged = {**defaults, **(options or {})}
         request = RunRequest(backend, template, messages, params, plan.thinking_budget, options=merged)
-        async with aclosing(collect_usage(run_choices(get_mode(plan.mode), request, n))) as events:
+        async with aclosing(collect_usage(run_choices(mode, request, n))) as events:
             async for event in events:
                 yield event

@@ -80,6 +80,17 @@ class ContemplateSettings(_Section):
     abstain_below: float | None = Field(None, ge=0.0, le=1.0, description="Abstain when confidence is lower.")
 
 
+class AutoSettings(_Section):
+    """Auto mode: answer instantly when the model is sure, think harder only when it is not."""
+
+    instant_above: float = Field(
+        0.9, ge=0.0, le=1.0, description="Keep the instant answer when its token confidence is at least this."
+    )
+    thinking_above: float = Field(
+        0.8, ge=0.0, le=1.0, description="Otherwise think when confidence is at least this; below, contemplate."
+    )
+
+
 class ModelEntry(_Section):
     """A model the user adds in the config file: a local GGUF, or a model on a remote server."""
 
@@ -114,6 +125,7 @@ class Settings(BaseSettings):
     server: ServerSettings = Field(default_factory=ServerSettings)
     reasoning: ReasoningSettings = Field(default_factory=ReasoningSettings)
     contemplate: ContemplateSettings = Field(default_factory=ContemplateSettings)
+    auto: AutoSettings = Field(default_factory=AutoSettings)
 
     @classmethod
     def settings_customise_sources(

@@ -268,3 +268,42 @@ def test_min_tokens_holds_off_the_end_of_turn(url: str) -> None:
     held = httpx.post(url + "/v1/completions", json={**body, "min_tokens": 3}, timeout=60).json()
     assert bare["usage"]["completion_tokens"] == 0
     assert held["usage"]["completion_tokens"] >= 3
+
+
+def test_contemplate_through_the_server(sdk: openai.OpenAI, url: str) -> None:
+    options = {"agents": 3, "agent_budget": 48, "warmup": 8, "window": 4}
+    ask = [{"role": "user", "content": "What is 12 plus 30? Answer with the number."}]
+    r = sdk.chat.completions.create(
+        model="ponder-contemplate",
+        messages=ask,
+        max_tokens=32,
+        extra_body={"ponder": options},  # type: ignore[arg-type]
+    )
+    assert r.choices[0].message.content and r.choices[0].message.content.strip()
+    report = (r.model_extra or {})["ponder"]
+    assert report["mode"] == "contemplate" and len(report["agents"]) == 3
+    assert 0.0 <= report["confidence"] <= 1.0
+    assert r.usage is not None
+    assert r.usage.completion_tokens >= sum(a["tokens"] for a in report["agents"]) > 0
+    assert all(a["tokens"] <= 48 + 48 for a in report["agents"])  # budget, plus a forced final answer
+
+    stream = sdk.chat.completions.create(
+        model="ponder-contemplate",
+        messages=ask,  # type: ignore[arg-type]
+        max_tokens=32,
+        stream=True,
+        stream_options={"include_usage": True},
+        extra_body={"ponder": options},
+    )
+    progress, final, content = [], None, ""
+    for chunk in stream:
+        extra = chunk.model_extra or {}
+        if "ponder" in extra:
+            if "progress" in extra["ponder"]:
+                progress.append(extra["ponder"]["progress"])
+            else:
+                final = extra["ponder"]
+        if chunk.choices:
+            content += chunk.choices[0].delta.content or ""
+    assert progress[0]["running"] == 3 and progress[-1]["running"] == 0
+    assert final is not None and len(final["agents"]) == 3 and content.strip()

@@ -34,6 +34,8 @@ class RunRequest:
 
 class Mode(Protocol):
     name: str
+    sections: tuple[str, ...]
+    """Settings sections whose fields are this mode's option defaults (usually just its own name)."""
 
     def run(self, request: RunRequest) -> AsyncGenerator[Event, None]:
         """Stream the answer; ends with one `Usage` and one `Done` carrying `request.index`."""
@@ -44,6 +46,7 @@ modes: Registry[Mode] = Registry("mode", entry_point_group="ponder.modes")
 modes.register("instant", "ponder.modes.instant:InstantMode")
 modes.register("thinking", "ponder.modes.thinking:ThinkingMode")
 modes.register("contemplate", "ponder.modes.contemplate:ContemplateMode")
+modes.register("auto", "ponder.modes.auto:AutoMode")
 
 
 def get_mode(name: str) -> Mode:

@@ -124,6 +124,7 @@ def tally(agents: list[Agent]) -> Vote:
 
 class ContemplateMode:
     name = "contemplate"
+    sections: tuple[str, ...] = ("contemplate",)
 
     async def run(self, request: RunRequest) -> AsyncGenerator[Event, None]:
         try:

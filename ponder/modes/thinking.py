@@ -28,6 +28,7 @@ NUDGE = "Let me think this through."
 
 class ThinkingMode:
     name = "thinking"
+    sections: tuple[str, ...] = ("thinking",)
 
     async def run(self, request: RunRequest) -> AsyncGenerator[Event, None]:
         backend, template, index = request.backend, request.template, request.index

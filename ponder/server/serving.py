@@ -213,7 +213,12 @@ class Serving:
             )
         body = {**meta, "object": "chat.completion", "choices": out, "usage": usage_json(usage)}
         if provenance:
-            body["ponder"] = provenance[0] if n == 1 else provenance
+            merged: dict[int, dict[str, Any]] = {}
+            for report in provenance:  # a mode that delegates (auto) nests the delegate's report
+                base = merged.setdefault(report["index"], report)
+                if base is not report:
+                    base[report["mode"]] = report
+            body["ponder"] = merged[0] if n == 1 else [merged[i] for i in sorted(merged)]
         return body
 
     # --- raw completions ------------------------------------------------------------------------

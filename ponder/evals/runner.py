@@ -1,0 +1,226 @@
+"""Running modes over a dataset: resumable, one JSON line per (setting, item), local or remote.
+
+A *setting* is a mode with options, written `mode` or `mode:key=value,key=value`, for example
+`thinking:budget=256` or `contemplate:agents=4,early_stop=false`. Results are appended to
+`results.jsonl` as each item finishes, so an interrupted run picks up where it stopped. A contemplate
+run without early stopping keeps every agent's answer, so the same run also answers the plain
+majority-vote baseline.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from ponder.assistant import Assistant
+from ponder.config import Effort, Settings
+from ponder.errors import BadRequest
+from ponder.evals.datasets import Item
+from ponder.evals.graders import grade
+from ponder.types import Message, Provenance, SamplingParams, TextDelta, Usage
+
+THINKING_KEYS = {"budget": "thinking_budget", "effort": "reasoning_effort"}
+
+
+@dataclass(frozen=True)
+class Setting:
+    name: str
+    mode: str
+    thinking_budget: int | None = None
+    reasoning_effort: Effort | None = None
+    options: tuple[tuple[str, Any], ...] = ()
+
+
+def parse_settings(text: str) -> list[Setting]:
+    """`instant,thinking:budget=256,contemplate:agents=4,early_stop=false`: a part with `=` and no `:`
+    continues the setting before it."""
+    groups: list[str] = []
+    for part in (p.strip() for p in text.split(",")):
+        if not part:
+            continue
+        if "=" in part and ":" not in part and groups:
+            groups[-1] += "," + part
+        else:
+            groups.append(part)
+    settings = [parse_setting(g) for g in groups]
+    if not settings:
+        raise BadRequest("no setting to run: give --modes, e.g. instant,thinking")
+    return settings
+
+
+def parse_setting(text: str) -> Setting:
+    mode, _, rest = text.partition(":")
+    fields: dict[str, Any] = {}
+    options: list[tuple[str, Any]] = []
+    for part in filter(None, rest.split(",")):
+        key, eq, raw = part.partition("=")
+        if not eq:
+            raise BadRequest(f"setting {text!r}: expected key=value, got {part!r}")
+        value: Any = json.loads(raw) if raw in ("true", "false") or raw.replace(".", "", 1).isdigit() else raw
+        if key in THINKING_KEYS:
+            fields[THINKING_KEYS[key]] = value
+        else:
+            options.append((key, value))
+    return Setting(text, mode, options=tuple(options), **fields)
+
+
+@dataclass
+class Result:
+    setting: str
+    item: str
+    correct: bool
+    answer: str
+    gold: str
+    completion_tokens: int
+    reasoning_tokens: int
+    latency_s: float
+    confidence: float | None
+    ponder: dict[str, Any] | None
+    text: str
+
+
+@dataclass
+class Response:
+    text: str
+    usage: Usage
+    ponder: dict[str, Any] | None
+
+
+class LocalTarget:
+    """Runs in this process on the settings' model."""
+
+    def __init__(self, settings: Settings, max_tokens: int, temperature: float) -> None:
+        self.assistant = Assistant(settings)
+        self.max_tokens, self.temperature = max_tokens, temperature
+
+    async def ask(self, setting: Setting, item: Item, seed: int) -> Response:
+        plan = self.assistant.plan(
+            None,
+            setting.mode,
+            setting.reasoning_effort,
+            setting.thinking_budget,
+        )
+        params = SamplingParams(max_tokens=self.max_tokens, temperature=self.temperature, seed=seed)
+        text: list[str] = []
+        usage, reports = Usage(), {}
+        messages = [Message(role="user", content=item.question)]
+        async for ev in self.assistant.run(plan, messages, params, 1, dict(setting.options)):
+            if isinstance(ev, TextDelta):
+                text.append(ev.text)
+            elif isinstance(ev, Usage):
+                usage = ev
+            elif isinstance(ev, Provenance):
+                reports[ev.mode] = dict(ev.report)
+        return Response("".join(text), usage, _merge(reports))
+
+    async def aclose(self) -> None:
+        await self.assistant.aclose()
+
+
+class RemoteTarget:
+    """Runs against a ponder (or any OpenAI-compatible server; then only plain modes make sense)."""
+
+    def __init__(self, url: str, model: str | None, api_key: str | None, max_tokens: int, temperature: float) -> None:
+        import openai
+
+        self.client = openai.AsyncOpenAI(base_url=url, api_key=api_key or "none", max_retries=2, timeout=3600)
+        self.model, self.max_tokens, self.temperature = model, max_tokens, temperature
+
+    async def ask(self, setting: Setting, item: Item, seed: int) -> Response:
+        extra: dict[str, Any] = {"mode": setting.mode, "ponder": dict(setting.options) or None}
+        if setting.thinking_budget is not None:
+            extra["thinking_budget"] = setting.thinking_budget
+        if setting.reasoning_effort is not None:
+            extra["reasoning_effort"] = setting.reasoning_effort
+        r = await self.client.chat.completions.create(
+            model=self.model or f"ponder-{setting.mode}",
+            messages=[{"role": "user", "content": item.question}],
+            max_tokens=self.max_tokens,
+            temperature=self.temperature,
+            seed=seed,
+            extra_body=extra,
+        )
+        u = r.usage
+        details = u.completion_tokens_details if u else None
+        usage = Usage(
+            u.prompt_tokens if u else 0,
+            u.completion_tokens if u else 0,
+            (details.reasoning_tokens or 0) if details else 0,
+        )
+        return Response(r.choices[0].message.content or "", usage, (r.model_extra or {}).get("ponder"))
+
+    async def aclose(self) -> None:
+        await self.client.close()
+
+
+def _merge(reports: dict[str, dict[str, Any]]) -> dict[str, Any] | None:
+    if not reports:
+        return None
+    if "auto" in reports:
+        return {**reports["auto"], **{k: v for k, v in reports.items() if k != "auto"}}
+    return next(iter(reports.values()))
+
+
+def confidence_of(ponder: dict[str, Any] | None) -> float | None:
+    if not ponder:
+        return None
+    inner = ponder.get("contemplate", ponder)
+    value = inner.get("confidence")
+    return float(value) if value is not None else None
+
+
+class Store:
+    """`results.jsonl`: one line per finished (setting, item); what is there is not run again."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.results: list[Result] = []
+        if path.exists():
+            with path.open(encoding="utf-8") as f:
+                self.results = [Result(**json.loads(line)) for line in f if line.strip()]
+        self.done = {(r.setting, r.item) for r in self.results}
+
+    def add(self, result: Result) -> None:
+        with self.path.open("a", encoding="utf-8") as f:
+            f.write(json.dumps(asdict(result), ensure_ascii=False) + "\n")
+        self.results.append(result)
+        self.done.add((result.setting, result.item))
+
+
+async def run(
+    target: LocalTarget | RemoteTarget,
+    settings_: list[Setting],
+    items: list[Item],
+    store: Store,
+    advance: Callable[[], None] = lambda: None,
+) -> None:
+    for setting in settings_:
+        for i, item in enumerate(items):
+            if (setting.name, item.id) in store.done:
+                advance()
+                continue
+            t0 = time.perf_counter()
+            response = await target.ask(setting, item, seed=i)
+            latency = time.perf_counter() - t0
+            correct, answer = grade(item, response.text)
+            store.add(
+                Result(
+                    setting=setting.name,
+                    item=item.id,
+                    correct=correct,
+                    answer=answer,
+                    gold=item.answer,
+                    completion_tokens=response.usage.completion_tokens,
+                    reasoning_tokens=response.usage.reasoning_tokens,
+                    latency_s=round(latency, 3),
+                    confidence=confidence_of(response.ponder),
+                    ponder=response.ponder,
+                    text=response.text,
+                )
+            )
+            advance()

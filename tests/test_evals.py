@@ -1,0 +1,102 @@
+"""The evaluation harness: settings, grading, statistics, resumable runs, and one real run end to end."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from ponder.errors import BadRequest
+from ponder.evals import report
+from ponder.evals.datasets import Item
+from ponder.evals.graders import grade
+from ponder.evals.runner import LocalTarget, Result, Store, parse_settings, run
+from tests.conftest import fake_settings
+
+NUM = Item("1", "How many?", "1234", "number")
+MC = Item("2", "Which?", "C", "choice", "ABCDE")
+
+
+def test_settings_parse() -> None:
+    s = parse_settings("instant, thinking:budget=256,effort=low, contemplate:agents=4,early_stop=false,auto")
+    assert [x.mode for x in s] == ["instant", "thinking", "contemplate", "auto"]
+    assert (s[1].thinking_budget, s[1].reasoning_effort) == (256, "low")
+    assert dict(s[2].options) == {"agents": 4, "early_stop": False}
+    assert s[2].name == "contemplate:agents=4,early_stop=false"
+    with pytest.raises(BadRequest):
+        parse_settings(" , ")
+
+
+@pytest.mark.parametrize(
+    ("item", "text", "ok"),
+    [
+        (NUM, "So she pays $1,234.00 in total.\nThe answer is 1,234.", True),
+        (NUM, "The answer is 1234.5", False),
+        (NUM, "\\boxed{1234}", True),
+        (NUM, "I am not sure.", False),
+        (MC, "The answer is (C).", True),
+        (MC, "C. Hypertension", True),
+        (MC, "The answer is B.", False),
+    ],
+)
+def test_grading(item: Item, text: str, ok: bool) -> None:
+    assert grade(item, text)[0] is ok
+
+
+def result(setting: str, correct: bool, spent: int, confidence: float | None = None, **ponder: object) -> Result:
+    return Result(setting, "x", correct, "", "42", spent, 0, 1.0, confidence, dict(ponder) or None, "")
+
+
+def test_statistics() -> None:
+    assert report.wilson(0, 10)[0] == 0 and 0.4 < report.wilson(50, 100)[0] < 0.5 < report.wilson(50, 100)[1] < 0.6
+    assert report.calibration_error([(0.9, True)] * 9 + [(0.9, False)]) == pytest.approx(0.0, abs=1e-9)
+    assert report.calibration_error([(0.9, False)] * 10) == pytest.approx(0.9)
+    agents = [{"answer": "42"}, {"answer": "41"}, {"answer": "The answer is 42"}]
+    rows = [
+        result("c", True, 300, 0.8, agents=agents, tokens=300, token_budget=400, stopped_early=1),
+        result("c", False, 100, 0.4, agents=[{"answer": "7"}], tokens=100, token_budget=400, stopped_early=2),
+        result("i", True, 50),
+    ]
+    s = report.summarise(rows)
+    assert s["c"]["accuracy"] == 0.5 and s["c"]["tokens_per_correct"] == 400 and s["i"]["tokens_per_answer"] == 50
+    assert s["c"]["tokens_saved_vs_full_budget"] == pytest.approx(0.5)
+    assert s["c"]["plain_majority_vote"] == {"items": 2, "accuracy": 0.5}
+    assert "| c | 2 | 50.0%" in report.markdown(s, "t")
+
+
+async def test_runs_resume_where_they_stopped(tmp_path: Path) -> None:
+    settings = fake_settings(tmp_path, scripts=["The answer is 1234.", "The answer is 9.", "The answer is (C)."])
+    target = LocalTarget(settings, max_tokens=32, temperature=0.0)
+    store = Store(tmp_path / "r" / "results.jsonl")
+    await run(target, parse_settings("instant"), [NUM, Item("9", "q", "8", "number"), MC], store)
+    assert [r.correct for r in store.results] == [True, False, True]
+    again = Store(tmp_path / "r" / "results.jsonl")
+    await run(target, parse_settings("instant"), [NUM, MC], again)  # nothing new to run
+    assert len(again.results) == 3 and len((tmp_path / "r" / "results.jsonl").read_text().splitlines()) == 3
+    summary = report.write(again.results, tmp_path / "r", "toy")
+    assert summary["instant"]["accuracy"] == pytest.approx(2 / 3)
+    assert (tmp_path / "r" / "accuracy_vs_tokens.png").stat().st_size > 10_000
+    await target.aclose()
+
+
+@pytest.mark.model
+def test_ponder_eval_end_to_end(tmp_path: Path) -> None:
+    from ponder.cli.main import cli
+
+    args = ["eval", "gsm8k", "--limit", "2", "--modes", "instant,contemplate:agents=2,agent_budget=32,warmup=8"]
+    args += ["--model", "smollm2-135m", "--engine-context", "1024", "--max-tokens", "48", "--out", str(tmp_path)]
+    first = CliRunner().invoke(cli, args)
+    assert first.exit_code == 0, first.output
+    rows = [json.loads(line) for line in (tmp_path / "results.jsonl").read_text().splitlines()]
+    assert len(rows) == 4 and {r["setting"] for r in rows} == {
+        "instant",
+        "contemplate:agents=2,agent_budget=32,warmup=8",
+    }
+    assert all(r["completion_tokens"] > 0 for r in rows)
+    summary = json.loads((tmp_path / "report.json").read_text())
+    assert summary["contemplate:agents=2,agent_budget=32,warmup=8"]["items"] == 2
+    assert "| instant | 2 |" in (tmp_path / "report.md").read_text()
+    again = CliRunner().invoke(cli, args)
+    assert again.exit_code == 0 and len((tmp_path / "results.jsonl").read_text().splitlines()) == 4

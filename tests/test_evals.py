@@ -39,6 +39,9 @@ def test_settings_parse() -> None:
         (MC, "The answer is (C).", True),
         (MC, "C. Hypertension", True),
         (MC, "The answer is B.", False),
+        (Item("m", "q", "\\frac{1}{2}", "math"), "So the answer is $\\boxed{0.5}$.", True),
+        (Item("m", "q", "\\left( 3, \\frac{\\pi}{2} \\right)", "math"), "$\\boxed{(3, \\pi/2)}$", True),
+        (Item("m", "q", "\\frac{1}{2}", "math"), "\\boxed{\\frac{1}{3}}", False),
     ],
 )
 def test_grading(item: Item, text: str, ok: bool) -> None:

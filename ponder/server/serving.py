@@ -173,7 +173,8 @@ class Serving:
                 elif isinstance(ev, Usage) and include_usage:
                     yield {**meta, "object": "chat.completion.chunk", "choices": [], "usage": usage_json(ev)}
                 elif isinstance(ev, Progress):
-                    progress = {k: getattr(ev, k) for k in ("running", "stopped", "finished", "leader", "leader_share")}
+                    keys = ("running", "stopped", "finished", "leader", "leader_share", "tokens")
+                    progress = {k: getattr(ev, k) for k in keys}
                     yield {**meta, "object": "chat.completion.chunk", "choices": [], "ponder": {"progress": progress}}
                 elif isinstance(ev, Provenance):
                     report = {"mode": ev.mode, "index": ev.index, **ev.report}

@@ -215,13 +215,10 @@ class Engine:
                 return
             seq = self._waiting.popleft()
             usable = len(seq.prompt) - 1  # the last prompt token is always decoded, for its logits
-            best_free = max(free, key=lambda i: _common_prefix(self._slots[i].tokens, seq.prompt))
-            reuse = min(_common_prefix(self._slots[best_free].tokens, seq.prompt), usable)
-            src, shared = best_free, reuse
-            for i, slot in enumerate(self._slots):
-                n = min(_common_prefix(slot.tokens, seq.prompt), usable)
-                if n > shared:
-                    src, shared = i, n
+            held = [min(_common_prefix(s.tokens, seq.prompt), usable) for s in self._slots]
+            best_free = max(free, key=held.__getitem__)  # reuse in place when a free slot holds the prefix
+            src = max(range(len(held)), key=lambda i: (held[i], i == best_free))  # else copy from any slot
+            shared = held[src]
             if self._sibling_prefilling(seq, shared):
                 self._waiting.appendleft(seq)  # copy its prompt's cells next step instead of recomputing
                 return

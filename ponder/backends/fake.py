@@ -36,8 +36,6 @@ class FakeBackend:
         self.delay = float(spec.options.get("delay", 0.0)) if spec else 0.0
         self.scripts: deque[str | Mapping[str, Any]] = deque(spec.options.get("scripts", []) if spec else [])
         self.prompts: list[str] = []
-        self.active = 0
-        self.closed = False
 
     def enqueue(self, *scripts: str | Mapping[str, Any]) -> FakeBackend:
         self.scripts.extend(scripts)
@@ -55,31 +53,27 @@ class FakeBackend:
         script = entry if isinstance(entry, str) else str(entry["text"])
         chosen = -0.25 if isinstance(entry, str) else float(entry.get("logprob", -0.25))
         alt = chosen if isinstance(entry, str) else float(entry.get("alt", chosen))
-        self.active += 1
         emitted: list[str] = []
         tail = ""  # text streamed before a stop string, inside the token that contains it
         finish: FinishReason = "stop"
-        try:
-            for tok in tokenize(script):
-                if len(emitted) >= min(params.max_tokens, self.context - n_prompt):
-                    finish = "length"
-                    break
-                text = "".join(emitted) + tok
-                hit = next((s for s in params.stop if s in text), None)
-                if hit is not None:
-                    tail = tok[: text.index(hit) - len(text) + len(tok)]
-                    if tail:
-                        yield Chunk(tail, 1)
-                    break
-                emitted.append(tok)
-                top = (TopLogprob(tok, chosen), *(TopLogprob(tok, alt),) * (params.top_logprobs - 1))
-                lp = (TokenLogprob(tok, chosen, top[: params.top_logprobs]),) if params.logprobs else ()
-                if self.delay:
-                    await asyncio.sleep(self.delay)
-                yield Chunk(tok, 1, lp)
-            yield Completion(finish, n_prompt, len(emitted) + bool(tail), text="".join(emitted) + tail)
-        finally:
-            self.active -= 1
+        for tok in tokenize(script):
+            if len(emitted) >= min(params.max_tokens, self.context - n_prompt):
+                finish = "length"
+                break
+            text = "".join(emitted) + tok
+            hit = next((s for s in params.stop if s in text), None)
+            if hit is not None:
+                tail = tok[: text.index(hit) - len(text) + len(tok)]
+                if tail:
+                    yield Chunk(tail, 1)
+                break
+            emitted.append(tok)
+            top = (TopLogprob(tok, chosen), *(TopLogprob(tok, alt),) * (params.top_logprobs - 1))
+            lp = (TokenLogprob(tok, chosen, top[: params.top_logprobs]),) if params.logprobs else ()
+            if self.delay:
+                await asyncio.sleep(self.delay)
+            yield Chunk(tok, 1, lp)
+        yield Completion(finish, n_prompt, len(emitted) + bool(tail), text="".join(emitted) + tail)
 
     async def aclose(self) -> None:
-        self.closed = True
+        pass

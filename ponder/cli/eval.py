@@ -70,6 +70,7 @@ def eval_command(
             asyncio.run(go())
         wanted = {(s.name, i.id) for s in chosen for i in items}
         results = [r for r in store.results if (r.setting, r.item) in wanted]
-        summary = report.write(results, folder, f"{dataset}, {model}, {len(items)} items")
-        stdout.print(report.markdown(summary, f"{dataset}, {model}, {len(items)} items"), highlight=False)
+        title = f"{dataset}, {model}, {len(items)} items"
+        summary = report.write(results, folder, title)
+        stdout.print(report.markdown(summary, title), highlight=False)
         stdout.print(f"results in {folder}/ (results.jsonl, report.json, report.md, accuracy_vs_tokens.png)")

@@ -13,8 +13,8 @@ from collections import Counter, defaultdict
 from pathlib import Path
 from typing import Any
 
-from ponder.evals.runner import Result
-from ponder.reasoning.answers import parse_number
+from ponder.evals.runner import Result, contemplation
+from ponder.reasoning.answers import classify
 
 
 def wilson(correct: int, n: int, z: float = 1.96) -> tuple[float, float]:
@@ -46,17 +46,14 @@ def _percentile(values: list[float], q: float) -> float:
 
 def _majority(results: list[Result]) -> dict[str, Any] | None:
     """Plain (unweighted) majority vote over each item's agents, from a run that kept them all."""
-    rows = [r for r in results if r.ponder and r.ponder.get("agents")]
+    rows = [r for r in results if contemplation(r.ponder).get("agents")]
     if not rows:
         return None
     correct = 0
     for r in rows:
-        answers = [a["answer"] for a in (r.ponder or {}).get("agents", []) if a.get("answer")]
-        keys = Counter(str(parse_number(a)) if parse_number(a) is not None else a for a in answers)
+        keys = Counter(classify(a["answer"]).key for a in contemplation(r.ponder)["agents"] if a.get("answer"))
         if keys:
-            top = keys.most_common(1)[0][0]
-            gold = str(parse_number(r.gold)) if parse_number(r.gold) is not None else r.gold
-            correct += top == gold
+            correct += keys.most_common(1)[0][0] == classify(r.gold).key
     return {"items": len(rows), "accuracy": correct / len(rows)}
 
 
@@ -82,10 +79,10 @@ def summarise(results: list[Result]) -> dict[str, Any]:
         confs = [(r.confidence, r.correct) for r in rows if r.confidence is not None]
         if confs:
             entry["calibration_error"] = calibration_error(confs)
-        reports = [(r.ponder or {}).get("contemplate", r.ponder or {}) for r in rows]
-        budgets = [(p.get("token_budget"), p.get("tokens")) for p in reports if p.get("token_budget")]
+        reports = [contemplation(r.ponder) for r in rows]
+        budgets = [(int(p["token_budget"]), int(p.get("tokens") or 0)) for p in reports if p.get("token_budget")]
         if budgets:
-            entry["stopped_agents_per_item"] = statistics.fmean(p.get("stopped_early", 0) for p in reports)
+            entry["stopped_agents_per_item"] = statistics.fmean(int(p.get("stopped_early") or 0) for p in reports)
             entry["tokens_saved_vs_full_budget"] = 1 - sum(t for _, t in budgets) / sum(b for b, _ in budgets)
         if (majority := _majority(rows)) is not None:
             entry["plain_majority_vote"] = majority

@@ -165,11 +165,16 @@ def _merge(reports: dict[str, dict[str, Any]]) -> dict[str, Any] | None:
     return next(iter(reports.values()))
 
 
-def confidence_of(ponder: dict[str, Any] | None) -> float | None:
+def contemplation(ponder: dict[str, Any] | None) -> dict[str, Any]:
+    """The contemplate report of a response, whether contemplate ran directly or under auto."""
     if not ponder:
-        return None
+        return {}
     inner = ponder.get("contemplate", ponder)
-    value = inner.get("confidence")
+    return inner if isinstance(inner, dict) else {}
+
+
+def confidence_of(ponder: dict[str, Any] | None) -> float | None:
+    value = contemplation(ponder).get("confidence")
     return float(value) if value is not None else None
 
 

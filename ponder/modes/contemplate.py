@@ -15,7 +15,6 @@ answers are distilled and synthesised into one (Parallel-Distill-Refine).
 from __future__ import annotations
 
 import asyncio
-import math
 from collections import defaultdict
 from collections.abc import AsyncGenerator
 from contextlib import aclosing
@@ -316,7 +315,7 @@ class ContemplateMode:
             "agents": [a.report() for a in agents],
             "votes": vote.tally,
             "agreement": round(vote.agreement, 4),
-            "confidence": round(vote.confidence, 4) if not math.isnan(vote.confidence) else None,
+            "confidence": round(vote.confidence, 4),
             "answer": vote.winner.answer.shown if vote.winner else None,
             "combined_by": "vote" if vote.votable else "synthesis",
             "abstained": abstained,

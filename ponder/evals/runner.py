@@ -204,8 +204,10 @@ async def run(
     store: Store,
     advance: Callable[[], None] = lambda: None,
 ) -> None:
-    for setting in settings_:
-        for i, item in enumerate(items):
+    # Item-major: every setting answers an item before the next item starts, so a run stopped at any
+    # point still compares all settings on the same items, and machine noise falls on all of them alike.
+    for i, item in enumerate(items):
+        for setting in settings_:
             if (setting.name, item.id) in store.done:
                 advance()
                 continue

@@ -13,8 +13,11 @@ from ponder.assistant import Assistant
 from ponder.cli.common import err, errors, prepare
 from ponder.cli.common import out as stdout
 from ponder.cli.options import settings_from_flags, settings_options
+from ponder.config import Settings
+from ponder.errors import BadRequest
 from ponder.evals import datasets, report
-from ponder.evals.runner import LocalTarget, RemoteTarget, Store, parse_settings, run
+from ponder.evals.datasets import Item
+from ponder.evals.runner import LocalTarget, RemoteTarget, Setting, Store, parse_settings, run
 
 
 @click.command("eval")
@@ -28,6 +31,7 @@ from ponder.evals.runner import LocalTarget, RemoteTarget, Store, parse_settings
 @click.option("--out", type=click.Path(path_type=Path), help="Results folder (default eval-results/DATASET-MODEL).")
 @click.option("--max-tokens", type=int, default=512, show_default=True, help="Answer length limit.")
 @click.option("--temperature", type=float, default=0.6, show_default=True)
+@click.option("--report-only", is_flag=True, help="Write the report from the results so far; run nothing.")
 @settings_options
 def eval_command(
     dataset: str,
@@ -39,6 +43,7 @@ def eval_command(
     out: Path | None,
     max_tokens: int,
     temperature: float,
+    report_only: bool,
     **kwargs: Any,
 ) -> None:
     """Measure accuracy, tokens and latency per mode on DATASET."""
@@ -51,26 +56,48 @@ def eval_command(
         model = settings.model if url is None else "remote"
         folder = out or Path("eval-results") / f"{dataset}-{model}"
         store = Store(folder / "results.jsonl")
-        target: LocalTarget | RemoteTarget
-        if url is None:
-            prepare(settings, settings.model)
-            target = LocalTarget(settings, max_tokens, temperature)
-        else:
-            target = RemoteTarget(url, None, api_key, max_tokens, temperature)
-        columns = (BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), TimeRemainingColumn())
-        with Progress("{task.description}", *columns, console=err) as bar:
-            task = bar.add_task(f"{dataset} × {len(chosen)} settings", total=len(items) * len(chosen))
-
-            async def go() -> None:
-                try:
-                    await run(target, chosen, items, store, lambda: bar.advance(task))
-                finally:
-                    await target.aclose()
-
-            asyncio.run(go())
-        wanted = {(s.name, i.id) for s in chosen for i in items}
-        results = [r for r in store.results if (r.setting, r.item) in wanted]
-        title = f"{dataset}, {model}, {len(items)} items"
+        if not report_only:
+            _run(settings, store, chosen, items, url, api_key, max_tokens, temperature, dataset)
+        # Only items every setting has answered, so a partial run is still a paired comparison.
+        answered: dict[str, set[str]] = {}
+        for r in store.results:
+            answered.setdefault(r.item, set()).add(r.setting)
+        names = {s.name for s in chosen}
+        done = [i for i in items if names <= answered.get(i.id, set())]
+        if not done:
+            raise BadRequest(f"no item in {folder} has been answered by every setting yet")
+        results = [r for r in store.results if r.setting in names and r.item in {i.id for i in done}]
+        title = f"{dataset}, {model}, {len(done)} items" + (f" of {len(items)}" if len(done) < len(items) else "")
         summary = report.write(results, folder, title)
         stdout.print(report.markdown(summary, title), highlight=False)
         stdout.print(f"results in {folder}/ (results.jsonl, report.json, report.md, accuracy_vs_tokens.png)")
+
+
+def _run(
+    settings: Settings,
+    store: Store,
+    chosen: list[Setting],
+    items: list[Item],
+    url: str | None,
+    api_key: str | None,
+    max_tokens: int,
+    temperature: float,
+    dataset: str,
+) -> None:
+    target: LocalTarget | RemoteTarget
+    if url is None:
+        prepare(settings, settings.model)
+        target = LocalTarget(settings, max_tokens, temperature)
+    else:
+        target = RemoteTarget(url, None, api_key, max_tokens, temperature)
+    columns = (BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), TimeRemainingColumn())
+    with Progress("{task.description}", *columns, console=err) as bar:
+        task = bar.add_task(f"{dataset} × {len(chosen)} settings", total=len(items) * len(chosen))
+
+        async def go() -> None:
+            try:
+                await run(target, chosen, items, store, lambda: bar.advance(task))
+            finally:
+                await target.aclose()
+
+        asyncio.run(go())

@@ -58,6 +58,11 @@ class ReasoningSettings(_Section):
     budget_low: int = Field(128, ge=1, description="Thinking tokens for reasoning_effort=low.")
     budget_medium: int = Field(512, ge=1, description="Thinking tokens for reasoning_effort=medium.")
     budget_high: int = Field(2048, ge=1, description="Thinking tokens for reasoning_effort=high.")
+    instruction: str = Field(
+        "You are a helpful assistant. Think step by step inside <think></think> first. After </think>, "
+        "reply to the user in plain words (no code) and state the final answer.",
+        description="System message for thinking mode when the conversation has none of its own.",
+    )
 
     def budget(self, effort: Effort) -> int:
         return {"low": self.budget_low, "medium": self.budget_medium, "high": self.budget_high}[effort]
@@ -89,6 +94,35 @@ class AutoSettings(_Section):
     thinking_above: float = Field(
         0.8, ge=0.0, le=1.0, description="Otherwise think when confidence is at least this; below, contemplate."
     )
+
+
+class GuardSettings(_Section):
+    """Safety: which hazards block, which are only logged, and how sure the guard must be."""
+
+    enabled: bool = Field(True, description="Screen requests, thinking, agents and answers.")
+    actions: dict[str, Literal["block", "log", "allow"]] = Field(
+        default_factory=dict,
+        description="Per-category action overriding the defaults, e.g. {elections = 'log'}; see the README.",
+    )
+    threshold: float = Field(0.5, gt=0.0, lt=1.0, description="Harm score that blocks (scaled per category).")
+    injection_threshold: float = Field(0.5, gt=0.0, lt=1.0, description="Injection score that blocks.")
+    judge: bool = Field(True, description="Ask the language model for a second opinion on borderline scores.")
+    judge_low: float = Field(0.25, ge=0.0, le=1.0, description="Scores from here up to the threshold get a judge.")
+    judge_high: float = Field(0.75, ge=0.0, le=1.0, description="Scores from the threshold up to here get a judge.")
+    judge_model: str | None = Field(None, description="Model that judges (default: the request's model).")
+    stream_window: int = Field(
+        160, ge=16, description="Characters of a streamed answer held back until the guard has read them."
+    )
+    log_file: Path | None = Field(None, description="Where guard actions are recorded (default: cache_dir).")
+
+    @model_validator(mode="after")
+    def _known(self) -> GuardSettings:
+        from ponder.guard.taxonomy import BY_NAME
+
+        unknown = sorted(set(self.actions) - set(BY_NAME))
+        if unknown:
+            raise ValueError(f"unknown guard categories {unknown}; valid: {sorted(BY_NAME)}")
+        return self
 
 
 class ModelEntry(_Section):
@@ -126,6 +160,7 @@ class Settings(BaseSettings):
     reasoning: ReasoningSettings = Field(default_factory=ReasoningSettings)
     contemplate: ContemplateSettings = Field(default_factory=ContemplateSettings)
     auto: AutoSettings = Field(default_factory=AutoSettings)
+    guard: GuardSettings = Field(default_factory=GuardSettings)
 
     @classmethod
     def settings_customise_sources(

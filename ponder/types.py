@@ -121,7 +121,23 @@ class Provenance:
     index: int = 0
 
 
-Event = TextDelta | ReasoningDelta | Progress | Provenance | Usage | Done
+@dataclass(frozen=True, slots=True)
+class Safety:
+    """The guard acted on a choice: where, on what category, how sure, and what it did.
+
+    Never carries the flagged text. `replaced` means the text streamed so far for this choice is
+    withdrawn and the refusal that follows is the whole answer.
+    """
+
+    stage: str
+    category: str
+    score: float
+    action: str
+    replaced: bool = False
+    index: int = 0
+
+
+Event = TextDelta | ReasoningDelta | Progress | Provenance | Safety | Usage | Done
 
 
 # --- what a backend yields ----------------------------------------------------------------------

@@ -38,7 +38,12 @@ def _leaves() -> list[tuple[tuple[str, ...], FieldInfo]]:
             continue
         ann = info.annotation
         if isinstance(ann, type) and issubclass(ann, BaseModel):
-            out.extend(((name, sub), sub_info) for sub, sub_info in ann.model_fields.items())
+            # Tables (dicts, lists) belong in the config file or a JSON environment variable.
+            out.extend(
+                ((name, sub), sub_info)
+                for sub, sub_info in ann.model_fields.items()
+                if get_origin(sub_info.annotation) not in (dict, list)
+            )
         else:
             out.append(((name,), info))
     return out

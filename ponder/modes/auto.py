@@ -12,7 +12,7 @@ from collections.abc import AsyncGenerator
 from contextlib import aclosing
 from dataclasses import replace
 
-from ponder.config import AutoSettings, ContemplateSettings
+from ponder.config import AutoSettings, ContemplateSettings, ReasoningSettings
 from ponder.modes.base import Mode, RunRequest
 from ponder.modes.contemplate import ContemplateMode
 from ponder.modes.instant import InstantMode
@@ -23,7 +23,7 @@ from ponder.types import Event, Provenance, TextDelta, Usage
 
 class AutoMode:
     name = "auto"
-    sections: tuple[str, ...] = ("auto", "contemplate")
+    sections: tuple[str, ...] = ("auto", "contemplate", "reasoning")
 
     async def run(self, request: RunRequest) -> AsyncGenerator[Event, None]:
         auto = AutoSettings.model_validate({k: v for k, v in request.options.items() if k in AutoSettings.model_fields})
@@ -62,7 +62,8 @@ class AutoMode:
                 yield event
             yield probe_usage
             return
-        options = {k: v for k, v in request.options.items() if k in ContemplateSettings.model_fields}
+        fields = ContemplateSettings.model_fields if isinstance(chosen, ContemplateMode) else ReasoningSettings.model_fields
+        options = {k: v for k, v in request.options.items() if k in fields}
         async with aclosing(chosen.run(replace(request, options=options))) as events:
             async for event in events:
                 if isinstance(event, Usage):  # the probe's tokens were spent too

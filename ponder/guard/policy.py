@@ -1,0 +1,69 @@
+"""The policy: from a guard's scores to allow, log or block, per category, recorded for the operator.
+
+The classifier reads every check (tens of milliseconds). Only a borderline score — inside the judge
+band around the category's threshold — pays for a second opinion from the language model. The band
+and the threshold both scale with the category's strictness, so indiscriminate weapons are blocked,
+and sent to the judge, at lower scores than, say, defamation.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ponder.config import GuardSettings
+from ponder.guard.audit import AuditLog
+from ponder.guard.base import INJECTABLE, Guard, Stage
+from ponder.guard.taxonomy import BY_NAME, Action
+
+JUDGED: frozenset[Stage] = frozenset({"input", "agent", "output", "tool_call"})
+"""Stages worth a language-model call when the classifier is unsure (not every thinking window)."""
+
+
+@dataclass(frozen=True)
+class Decision:
+    action: Action
+    stage: Stage
+    category: str | None = None
+    score: float = 0.0
+    guard: str = ""
+
+    @property
+    def blocks(self) -> bool:
+        return self.action == "block"
+
+
+class Screen:
+    def __init__(self, settings: GuardSettings, classifier: Guard, judge: Guard | None, audit: AuditLog) -> None:
+        self.settings = settings
+        self.classifier = classifier
+        self.judge = judge if settings.judge else None
+        self.audit = audit
+
+    def action(self, category: str) -> Action:
+        return self.settings.actions.get(category, BY_NAME[category].action)
+
+    async def check(self, text: str, stage: Stage) -> Decision:
+        if not text.strip():
+            return Decision("allow", stage)
+        s = self.settings
+        verdict = await self.classifier.check(text, stage)
+        if stage in INJECTABLE and verdict.injection >= s.injection_threshold:
+            return self._decide("prompt_injection", verdict.injection, stage, verdict.guard, text)
+        category = verdict.category or "violent_crimes"
+        k = BY_NAME[category].strictness
+        score, guard = verdict.harm, verdict.guard
+        flagged = score >= s.threshold * k
+        if self.judge is not None and stage in JUDGED and s.judge_low * k <= score < s.judge_high * k:
+            second = await self.judge.check(text, stage)
+            flagged = second.harm >= 0.5
+            category = second.category or category
+            score, guard = max(score, second.harm) if flagged else min(score, second.harm), second.guard
+        if not flagged:
+            return Decision("allow", stage, category, score, guard)
+        return self._decide(category, score, stage, guard, text)
+
+    def _decide(self, category: str, score: float, stage: Stage, guard: str, text: str) -> Decision:
+        action = self.action(category)
+        if action != "allow":
+            self.audit.record(stage, category, score, action, guard, text)
+        return Decision(action, stage, category, score, guard)

@@ -1,0 +1,116 @@
+"""The guard around a run: the request before the model sees it, then everything the model writes.
+
+Streamed text is held back in windows (`stream_window` characters) until the guard has read it, so
+hazardous text never reaches the client: when a window is blocked the run is cancelled (freeing its
+engine slots), a `Safety` event with `replaced=True` withdraws what that choice had streamed, and the
+refusal becomes its answer. Checks read the latest window with some earlier context, which keeps each
+check cheap however long the answer grows.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncGenerator, Sequence
+from contextlib import aclosing
+
+from ponder.guard.base import Stage
+from ponder.guard.policy import Decision, Screen
+from ponder.guard.refusals import refusal
+from ponder.types import Done, Event, Message, ReasoningDelta, Safety, TextDelta, Usage
+
+CONTEXT_CHARS = 480
+"""Already-released text read again with each new window: a harmful step often needs its lead-in."""
+
+
+def request_text(messages: Sequence[Message]) -> str:
+    """What the input stage reads: the newest user turn (earlier turns were read when they were new)."""
+    for m in reversed(messages):
+        if m.role == "user":
+            return m.content
+    return ""
+
+
+class _Held:
+    """One choice's stream of one kind (answer or thinking): released text, and text awaiting a check."""
+
+    def __init__(self, stage: Stage) -> None:
+        self.stage = stage
+        self.released = ""
+        self.pending: list[TextDelta | ReasoningDelta] = []
+
+    @property
+    def pending_text(self) -> str:
+        return "".join(e.text for e in self.pending)
+
+    def window(self) -> str:
+        return self.released[-CONTEXT_CHARS:] + self.pending_text
+
+    def release(self) -> list[TextDelta | ReasoningDelta]:
+        out, self.pending = self.pending, []
+        self.released += "".join(e.text for e in out)
+        return out
+
+
+def _refuse(decision: Decision, index: int, replaced: bool) -> list[Event]:
+    category = decision.category or "violent_crimes"
+    return [
+        Safety(decision.stage, category, round(decision.score, 4), decision.action, replaced, index),
+        TextDelta(refusal(category), index=index),
+        Done("stop", index),
+    ]
+
+
+async def guarded(
+    screen: Screen, messages: Sequence[Message], n: int, run: AsyncGenerator[Event, None], window: int
+) -> AsyncGenerator[Event, None]:
+    """`run`'s events, screened. `run` has not started: a blocked request never reaches the model."""
+    async with aclosing(run) as events:
+        decision = await screen.check(request_text(messages), "input")
+        if decision.blocks:
+            for i in range(n):
+                for ev in _refuse(decision, i, replaced=False):
+                    yield ev
+            yield Usage()
+            return
+
+        held: dict[tuple[int, str], _Held] = {}
+        done: set[int] = set()
+        blocked: Decision | None = None
+
+        async def check(h: _Held) -> Decision:
+            return await screen.check(h.window(), h.stage)
+
+        async for ev in events:
+            if isinstance(ev, TextDelta | ReasoningDelta):
+                stage: Stage = "output" if isinstance(ev, TextDelta) else "reasoning"
+                h = held.setdefault((ev.index, stage), _Held(stage))
+                h.pending.append(ev)
+                if len(h.pending_text) < window:
+                    continue
+                decision = await check(h)
+                if decision.blocks:
+                    blocked = decision
+                    break
+                for out in h.release():
+                    yield out
+            elif isinstance(ev, Done):
+                for key in [k for k in held if k[0] == ev.index]:
+                    h = held[key]
+                    if h.pending and (decision := await check(h)).blocks:
+                        blocked = decision
+                        break
+                    for out in h.release():
+                        yield out
+                if blocked is not None:
+                    break
+                done.add(ev.index)
+                yield ev
+            else:
+                yield ev
+        if blocked is None:
+            return
+        # Closing `events` (leaving this block) cancels every choice still decoding.
+        for i in range(n):
+            if i not in done:
+                for ev in _refuse(blocked, i, replaced=True):
+                    yield ev
+        yield Usage()

@@ -155,7 +155,7 @@ def main() -> None:
         model = catalogue.get(name)
         path = store.assemble(settings.cache_dir, model)
         print(f"== {name}", flush=True)
-        with ponder_server("--model", name, "--engine-parallel", "4") as url:
+        with ponder_server("--model", name, "--engine-parallel", "4", "--no-guard-enabled") as url:
             direct = Direct(path, model.template, threads)
             n_prompt, prompt_tps = direct.prompt_tps()
             m = asyncio.run(measure(url, name, direct))

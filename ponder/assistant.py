@@ -11,14 +11,18 @@ import asyncio
 from collections.abc import AsyncGenerator, Sequence
 from contextlib import aclosing
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 from pydantic import BaseModel
 
 from ponder.backends.base import Backend, open_backend
 from ponder.config import Effort, Settings
 from ponder.errors import BadRequest, UnknownPlugin
+from ponder.guard.base import Stage
+from ponder.guard.policy import Screen
+from ponder.guard.stream import guarded
 from ponder.models import model_names, resolve
+from ponder.models.templates import ChatTemplate
 from ponder.modes.base import RunRequest, collect_usage, get_mode, modes, run_choices
 from ponder.types import Event, Message, SamplingParams
 
@@ -39,6 +43,7 @@ class Assistant:
         self.settings = settings
         self._backends: dict[str, Backend] = {}
         self._locks: dict[str, asyncio.Lock] = {}
+        self._screen: Screen | None = None
 
     # --- names --------------------------------------------------------------------------------
 
@@ -98,6 +103,27 @@ class Assistant:
             await backend.aclose()
         self._backends.clear()
 
+    # --- safety ---------------------------------------------------------------------------------
+
+    def screen(self) -> Screen | None:
+        """The guard, loaded on first use (None when the operator turned it off)."""
+        g = self.settings.guard
+        if not g.enabled:
+            return None
+        if self._screen is None:
+            from ponder.guard.audit import AuditLog
+            from ponder.guard.classifier import ClassifierGuard
+            from ponder.guard.judge import JudgeGuard
+
+            judge_model = g.judge_model or self.settings.model
+
+            async def opener() -> tuple[Backend, ChatTemplate]:
+                return await self.backend(judge_model), resolve(self.settings, judge_model).template
+
+            log = g.log_file or self.settings.cache_dir / "guard-log.jsonl"
+            self._screen = Screen(g, ClassifierGuard(), JudgeGuard(opener), AuditLog(log))
+        return self._screen
+
     # --- running --------------------------------------------------------------------------------
 
     async def run(
@@ -124,7 +150,18 @@ class Assistant:
             if isinstance(section, BaseModel):
                 defaults |= section.model_dump()
         merged = {**defaults, **(options or {})}
-        request = RunRequest(backend, template, messages, params, plan.thinking_budget, options=merged)
-        async with aclosing(collect_usage(run_choices(mode, request, n))) as events:
-            async for event in events:
+        screen = self.screen()
+        hook = None
+        if screen is not None:
+            guard = screen
+
+            async def hook(text: str, stage: str) -> bool:
+                return not (await guard.check(text, cast(Stage, stage))).blocks
+
+        request = RunRequest(backend, template, messages, params, plan.thinking_budget, options=merged, screen=hook)
+        events = collect_usage(run_choices(mode, request, n))
+        if screen is not None:
+            events = guarded(screen, messages, n, events, self.settings.guard.stream_window)
+        async with aclosing(events) as stream:
+            async for event in stream:
                 yield event

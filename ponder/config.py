@@ -104,11 +104,13 @@ class GuardSettings(_Section):
         default_factory=dict,
         description="Per-category action overriding the defaults, e.g. {elections = 'log'}; see the README.",
     )
-    threshold: float = Field(0.5, gt=0.0, lt=1.0, description="Harm score that blocks (scaled per category).")
+    threshold: float = Field(
+        0.5, gt=0.0, lt=1.0, description="Harm score that blocks when there is no judge (scaled per category)."
+    )
     injection_threshold: float = Field(0.5, gt=0.0, lt=1.0, description="Injection score that blocks.")
     judge: bool = Field(True, description="Ask the language model for a second opinion on borderline scores.")
-    judge_low: float = Field(0.25, ge=0.0, le=1.0, description="Scores from here up to the threshold get a judge.")
-    judge_high: float = Field(0.75, ge=0.0, le=1.0, description="Scores from the threshold up to here get a judge.")
+    judge_low: float = Field(0.15, ge=0.0, le=1.0, description="Harm scores below this pass without a judge.")
+    judge_high: float = Field(0.98, ge=0.0, le=1.0, description="Harm scores from here block without a judge.")
     judge_model: str | None = Field(None, description="Model that judges (default: the request's model).")
     stream_window: int = Field(
         160, ge=16, description="Characters of a streamed answer held back until the guard has read them."

@@ -24,9 +24,11 @@ def _isolated_config(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pyte
     monkeypatch.setenv("PONDER_CONFIG", str(tmp_path_factory.mktemp("cfg") / "absent.toml"))
 
 
-def fake_settings(tmp_path: Path, **options: object) -> Settings:
+def fake_settings(tmp_path: Path, guard: dict[str, object] | None = None, **options: object) -> Settings:
+    """Settings over the fake backend; the guard is off unless a test turns it on (`guard={...}`)."""
     return Settings(
         model="fake",
+        guard=guard or {"enabled": False},
         cache_dir=tmp_path,
         models=[ModelEntry(name="fake", backend="fake", template="chatml", context=256, options=dict(options))],
         reasoning={"budget_low": 4, "budget_medium": 8, "budget_high": 16},
@@ -47,6 +49,6 @@ def client(settings: Settings) -> Iterator[TestClient]:
 @pytest.fixture(scope="session")
 def model_server() -> Iterator[str]:
     """One real `ponder serve` on smollm2-135m for every end-to-end test: 4 slots, 2 may wait."""
-    args = ["--model", "smollm2-135m", "--engine-parallel", "4", "--engine-max-queue", "2"]
+    args = ["--model", "smollm2-135m", "--engine-parallel", "4", "--engine-max-queue", "2", "--no-guard-enabled"]
     with ponder_server(*args, "--engine-context", "1024", "--server-max-body-bytes", "200000") as base:
         yield base

@@ -14,7 +14,7 @@ from ponder.cli.main import cli
 def runner(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> CliRunner:
     cfg = tmp_path / "config.toml"
     cfg.write_text(
-        f'model = "fake"\ncache_dir = "{tmp_path}"\n[reasoning]\nbudget_low = 3\n'
+        f'model = "fake"\ncache_dir = "{tmp_path}"\n[reasoning]\nbudget_low = 3\n[guard]\nenabled = false\n'
         '[[models]]\nname = "fake"\nbackend = "fake"\n'
         'options = { scripts = ["weighing it </think>", "Forty-two."] }\n'
     )

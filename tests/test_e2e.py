@@ -227,6 +227,7 @@ async def test_remote_backend_against_a_real_server(url: str, tmp_path: Path) ->
         model="remote",
         cache_dir=tmp_path,
         models=[ModelEntry(name="remote", endpoint=url + "/v1", remote_name=MODEL, template="smollm2", context=1024)],
+        guard={"enabled": False},
     )
     assistant = Assistant(settings)
     ask = [Message(role="user", content="Name three primary colors.")]

@@ -1,9 +1,11 @@
 """The policy: from a guard's scores to allow, log or block, per category, recorded for the operator.
 
-The classifier reads every check (tens of milliseconds). Only a borderline score — inside the judge
-band around the category's threshold — pays for a second opinion from the language model. The band
-and the threshold both scale with the category's strictness, so indiscriminate weapons are blocked,
-and sent to the judge, at lower scores than, say, defamation.
+The classifier reads every check (~10 ms). It is a topic detector: it knows "sarin" and "kill" are
+alarming, not whether "kill a Python process" is. So it decides alone only at the ends — below
+`judge_low` the text is allowed, at `judge_high` and above it is blocked — and everything between
+goes to the language model as judge, which reads the written policy. Without a judge, `threshold`
+decides. The low end and the threshold scale with the category's strictness, so indiscriminate
+weapons are blocked, and sent to the judge, at lower scores than, say, defamation.
 """
 
 from __future__ import annotations
@@ -53,7 +55,7 @@ class Screen:
         k = BY_NAME[category].strictness
         score, guard = verdict.harm, verdict.guard
         flagged = score >= s.threshold * k
-        if self.judge is not None and stage in JUDGED and s.judge_low * k <= score < s.judge_high * k:
+        if self.judge is not None and stage in JUDGED and s.judge_low * k <= score < s.judge_high:
             second = await self.judge.check(text, stage)
             flagged = second.harm >= 0.5
             category = second.category or category

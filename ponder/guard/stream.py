@@ -17,7 +17,7 @@ from ponder.guard.policy import Decision, Screen
 from ponder.guard.refusals import refusal
 from ponder.types import Done, Event, Message, ReasoningDelta, Safety, TextDelta, Usage
 
-CONTEXT_CHARS = 480
+CONTEXT_CHARS = 160
 """Already-released text read again with each new window: a harmful step often needs its lead-in."""
 
 

@@ -62,7 +62,9 @@ class AutoMode:
                 yield event
             yield probe_usage
             return
-        fields = ContemplateSettings.model_fields if isinstance(chosen, ContemplateMode) else ReasoningSettings.model_fields
+        fields = (
+            ContemplateSettings.model_fields if isinstance(chosen, ContemplateMode) else ReasoningSettings.model_fields
+        )
         options = {k: v for k, v in request.options.items() if k in fields}
         async with aclosing(chosen.run(replace(request, options=options))) as events:
             async for event in events:

@@ -7,9 +7,9 @@ later issues) parallel agents; they never know whether the request came from HTT
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncGenerator, Sequence
+from collections.abc import AsyncGenerator, Awaitable, Callable, Sequence
 from contextlib import aclosing
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Protocol
 
 from ponder.backends.base import Backend
@@ -30,6 +30,8 @@ class RunRequest:
     index: int = 0
     options: dict[str, Any] = field(default_factory=dict)
     """Mode-specific options (defaults from the settings, overridden by the request)."""
+    screen: Callable[[str, str], Awaitable[bool]] | None = None
+    """The guard, for text a mode keeps to itself (an agent's draft): True when the text may be used."""
 
 
 class Mode(Protocol):
@@ -72,9 +74,7 @@ async def run_choices(mode: Mode, request: RunRequest, n: int) -> AsyncGenerator
         params = request.params
         if params.seed is not None:
             params = params.model_copy(update={"seed": params.seed + i})
-        sub = RunRequest(
-            request.backend, request.template, request.messages, params, request.thinking_budget, i, request.options
-        )
+        sub = replace(request, params=params, index=i)
         try:
             async with aclosing(mode.run(sub)) as events:
                 async for event in events:

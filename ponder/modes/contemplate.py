@@ -68,6 +68,8 @@ class Agent:
     prompt_tokens: int = 0
     cached_tokens: int = 0
     stopped: Stop | None = None
+    blocked: bool = False
+    """The guard rejected this agent's draft: it neither votes nor feeds a synthesis."""
     answer: Answer = NONE
     answer_text: str = ""
     done: bool = False
@@ -91,6 +93,7 @@ class Agent:
             "lowest_group_confidence": round(self.tracker.lowest, 4) if self.tracker.n else None,
             "tokens": self.tokens,
             "stopped_early": self.stopped,
+            "blocked": self.blocked,
         }
 
 
@@ -243,6 +246,8 @@ class ContemplateMode:
                         break
             if me.stopped is None:
                 await self._conclude(request, me, prompt)
+            if request.screen is not None and not await request.screen("".join(me.text) + me.answer_text, "agent"):
+                me.blocked, me.answer, me.answer_text = True, NONE, ""
         finally:
             me.done = True
             if opts.early_stop and not stop_all.is_set():
@@ -285,7 +290,11 @@ class ContemplateMode:
 
     async def _synthesise(self, request: RunRequest, agents: list[Agent]) -> AsyncGenerator[Event | Completion, None]:
         """Free-text answers can't be voted on: distil the drafts and write one answer from them."""
-        drafts = [a for a in agents if a.done and a.stopped != "low_confidence" and (a.answer_text or a.trace)]
+        drafts = [
+            a
+            for a in agents
+            if a.done and a.stopped != "low_confidence" and not a.blocked and (a.answer_text or a.trace)
+        ]
         digest = "\n\n".join(
             f"Draft {i + 1}:\n{(a.answer_text or a.trace).strip()[:600]}" for i, a in enumerate(drafts)
         )

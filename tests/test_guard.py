@@ -113,10 +113,11 @@ async def test_category_can_be_switched_to_log(classifier: ClassifierGuard, tmp_
     assert records[0]["text_hmac"] == records[1]["text_hmac"]  # but repeats can be matched
 
 
-def test_injection_only_counts_where_text_comes_from_outside() -> None:
-    from ponder.guard.base import INJECTABLE
-
-    assert "input" in INJECTABLE and "tool_result" in INJECTABLE and "output" not in INJECTABLE
+async def test_injection_only_counts_where_text_comes_from_outside(classifier: ClassifierGuard, tmp_path: Path) -> None:
+    """A request that overrides instructions is blocked; the model quoting such a phrase in its answer is not."""
+    s = screen(classifier, tmp_path)
+    assert (await s.check(INJECTIONS[0], "input")).category == "prompt_injection"
+    assert not (await s.check(INJECTIONS[0], "output")).blocks
 
 
 def test_self_harm_refusal_is_supportive() -> None:

@@ -11,14 +11,13 @@ import asyncio
 from collections.abc import AsyncGenerator, Sequence
 from contextlib import aclosing
 from dataclasses import dataclass
-from typing import Any, cast
+from typing import Any
 
-from pydantic import BaseModel
+from pydantic import BaseModel, ValidationError
 
 from ponder.backends.base import Backend, open_backend
 from ponder.config import Effort, Settings
-from ponder.errors import BadRequest, UnknownPlugin
-from ponder.guard.base import Stage
+from ponder.errors import BadRequest, UnknownPlugin, first_problem
 from ponder.guard.policy import Screen
 from ponder.guard.stream import guarded
 from ponder.models import model_names, resolve
@@ -103,6 +102,26 @@ class Assistant:
             await backend.aclose()
         self._backends.clear()
 
+    def _options(self, mode: str, sections: tuple[str, ...], given: dict[str, Any]) -> dict[str, Any]:
+        """A mode's options: the settings sections it reads, overridden by the request, checked once here."""
+        models: list[BaseModel] = [getattr(self.settings, name) for name in sections]
+        valid = sorted({key for m in models for key in type(m).model_fields})
+        unknown = sorted(set(given) - set(valid))
+        if unknown:
+            raise BadRequest(
+                f"unknown {mode} option {unknown[0]!r}; valid options are: {', '.join(valid) or '(none)'}",
+                param=unknown[0],
+            )
+        merged: dict[str, Any] = {}
+        for m in models:
+            own = {k: v for k, v in given.items() if k in type(m).model_fields}
+            try:
+                merged |= type(m).model_validate({**m.model_dump(), **own}).model_dump()
+            except ValidationError as exc:
+                where, problem = first_problem(exc)
+                raise BadRequest(f"{mode} option {where}: {problem}", param=where) from None
+        return merged
+
     # --- safety ---------------------------------------------------------------------------------
 
     def screen(self) -> Screen | None:
@@ -111,8 +130,8 @@ class Assistant:
         if not g.enabled:
             return None
         if self._screen is None:
+            from ponder.guard import classifier
             from ponder.guard.audit import AuditLog
-            from ponder.guard.classifier import ClassifierGuard
             from ponder.guard.judge import JudgeGuard
 
             judge_model = g.judge_model or self.settings.model
@@ -121,7 +140,7 @@ class Assistant:
                 return await self.backend(judge_model), resolve(self.settings, judge_model).template
 
             log = g.log_file or self.settings.cache_dir / "guard-log.jsonl"
-            self._screen = Screen(g, ClassifierGuard(), JudgeGuard(opener), AuditLog(log))
+            self._screen = Screen(g, classifier.shared(), JudgeGuard(opener), AuditLog(log))
         return self._screen
 
     # --- running --------------------------------------------------------------------------------
@@ -144,20 +163,9 @@ class Assistant:
         backend = await self.backend(plan.model)
         template = resolve(self.settings, plan.model).template
         mode = get_mode(plan.mode)
-        defaults: dict[str, Any] = {}
-        for name in getattr(mode, "sections", (plan.mode,)):
-            section = getattr(self.settings, name, None)
-            if isinstance(section, BaseModel):
-                defaults |= section.model_dump()
-        merged = {**defaults, **(options or {})}
+        merged = self._options(plan.mode, mode.sections, options or {})
         screen = self.screen()
-        hook = None
-        if screen is not None:
-            guard = screen
-
-            async def hook(text: str, stage: str) -> bool:
-                return not (await guard.check(text, cast(Stage, stage))).blocks
-
+        hook = screen.allows if screen is not None else None
         request = RunRequest(backend, template, messages, params, plan.thinking_budget, options=merged, screen=hook)
         events = collect_usage(run_choices(mode, request, n))
         if screen is not None:

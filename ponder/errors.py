@@ -6,6 +6,8 @@ Each class carries the HTTP status and OpenAI error `type`/`code` the server sho
 
 from __future__ import annotations
 
+from pydantic import ValidationError
+
 
 class PonderError(Exception):
     status: int = 500
@@ -21,6 +23,12 @@ class PonderError(Exception):
 class BadRequest(PonderError):
     status = 400
     type = "invalid_request_error"
+
+
+def first_problem(exc: ValidationError) -> tuple[str, str]:
+    """Where the first problem of a pydantic error is (dotted path), and what it is."""
+    first = exc.errors()[0]
+    return ".".join(str(p) for p in first["loc"]), first["msg"]
 
 
 class UnknownPlugin(BadRequest):

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from ponder.reasoning.answers import extract, same
+from ponder.modes.contemplate import Agent, tally
+from ponder.reasoning.answers import extract
 from ponder.reasoning.confidence import Tracker, token_confidence
 from ponder.types import TokenLogprob, TopLogprob
 
@@ -34,11 +35,17 @@ def test_extract(text: str, kind: str, key: str) -> None:
     assert (answer.kind, answer.key) == (kind, key)
 
 
+def agreement(*texts: str) -> float:
+    """How much of contemplate's vote the leading answer gets when agents end with these texts."""
+    agents = [Agent(i, "", Tracker(), answer=extract(t), done=True) for i, t in enumerate(texts)]
+    return tally(agents).agreement
+
+
 def test_equal_values_vote_together() -> None:
-    assert same(extract("The answer is 0.5"), extract("\\boxed{\\frac{1}{2}}"))
-    assert same(extract("#### 1,200"), extract("The answer is 1200 apples."))
-    assert not same(extract("The answer is 12"), extract("The answer is 13"))
-    assert not same(extract(""), extract(""))
+    assert agreement("The answer is 0.5", "\\boxed{\\frac{1}{2}}") == 1.0
+    assert agreement("#### 1,200", "The answer is 1200 apples.") == 1.0
+    assert agreement("The answer is 12", "The answer is 13") == 0.5
+    assert agreement("", "") == 0.0  # no answers, no vote
 
 
 def lp(chosen: float, *alts: float) -> TokenLogprob:

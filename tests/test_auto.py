@@ -64,3 +64,12 @@ def test_auto_report_in_the_api(tmp_path: Path) -> None:
         ).json()
     assert body["ponder"]["chose"] == "contemplate" and "confidence" in body["ponder"]["reason"]
     assert len(body["ponder"]["contemplate"]["agents"]) == 2
+
+
+def test_bad_options_are_a_400_before_anything_runs(tmp_path: Path) -> None:
+    settings = fake_settings(tmp_path, scripts=["never asked"])
+    with TestClient(create_app(settings)) as client:
+        for options, where in (({"instant_above": 5}, "instant_above"), ({"agents": 0}, "agents")):
+            body = {"model": "ponder-auto", "messages": [{"role": "user", "content": "2+2?"}], "ponder": options}
+            r = client.post("/v1/chat/completions", json=body)
+            assert r.status_code == 400 and where in r.json()["error"]["message"], r.text

@@ -13,7 +13,7 @@ from ponder.backends.fake import FakeBackend
 from ponder.config import GuardSettings
 from ponder.guard.audit import AuditLog
 from ponder.guard.base import Stage, Verdict
-from ponder.guard.classifier import ClassifierGuard
+from ponder.guard.classifier import ClassifierGuard, shared
 from ponder.guard.policy import Screen
 from ponder.guard.refusals import refusal
 from ponder.server.app import create_app
@@ -45,7 +45,7 @@ UNSAFE_TURN = (
 
 @pytest.fixture(scope="module")
 def classifier() -> ClassifierGuard:
-    return ClassifierGuard()
+    return shared()
 
 
 @pytest.mark.parametrize("text", HARMFUL)

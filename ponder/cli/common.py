@@ -12,7 +12,7 @@ from rich.console import Console
 from rich.progress import BarColumn, DownloadColumn, Progress, TimeRemainingColumn, TransferSpeedColumn
 
 from ponder.config import Settings, default_config_path
-from ponder.errors import PonderError
+from ponder.errors import PonderError, first_problem
 from ponder.models import resolve, store
 
 out = Console()
@@ -28,9 +28,8 @@ def errors() -> Iterator[None]:
         err.print(f"[red]error:[/red] {exc.message}", highlight=False, soft_wrap=True)
         sys.exit(1)
     except ValidationError as exc:
-        first = exc.errors()[0]
-        where = ".".join(str(p) for p in first["loc"])
-        err.print(f"[red]error:[/red] invalid setting {where}: {first['msg']}", highlight=False, soft_wrap=True)
+        where, problem = first_problem(exc)
+        err.print(f"[red]error:[/red] invalid setting {where}: {problem}", highlight=False, soft_wrap=True)
         sys.exit(1)
     except tomllib.TOMLDecodeError as exc:
         err.print(f"[red]error:[/red] the config file {default_config_path()} is not valid TOML: {exc}", soft_wrap=True)

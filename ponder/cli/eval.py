@@ -66,7 +66,8 @@ def eval_command(
         done = [i for i in items if names <= answered.get(i.id, set())]
         if not done:
             raise BadRequest(f"no item in {folder} has been answered by every setting yet")
-        results = [r for r in store.results if r.setting in names and r.item in {i.id for i in done}]
+        done_ids = {i.id for i in done}
+        results = [r for r in store.results if r.setting in names and r.item in done_ids]
         title = f"{dataset}, {model}, {len(done)} items" + (f" of {len(items)}" if len(done) < len(items) else "")
         summary = report.write(results, folder, title)
         stdout.print(report.markdown(summary, title), highlight=False)

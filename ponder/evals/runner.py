@@ -21,6 +21,7 @@ from ponder.config import Effort, Settings
 from ponder.errors import BadRequest
 from ponder.evals.datasets import Item
 from ponder.evals.graders import grade
+from ponder.modes.base import nest_provenance
 from ponder.types import Message, Provenance, SamplingParams, TextDelta, Usage
 
 THINKING_KEYS = {"budget": "thinking_budget", "effort": "reasoning_effort"}
@@ -106,7 +107,7 @@ class LocalTarget:
         )
         params = SamplingParams(max_tokens=self.max_tokens, temperature=self.temperature, seed=seed)
         text: list[str] = []
-        usage, reports = Usage(), {}
+        usage, reports = Usage(), []
         messages = [Message(role="user", content=item.question)]
         async for ev in self.assistant.run(plan, messages, params, 1, dict(setting.options)):
             if isinstance(ev, TextDelta):
@@ -114,8 +115,8 @@ class LocalTarget:
             elif isinstance(ev, Usage):
                 usage = ev
             elif isinstance(ev, Provenance):
-                reports[ev.mode] = dict(ev.report)
-        return Response("".join(text), usage, _merge(reports))
+                reports.append(ev)
+        return Response("".join(text), usage, nest_provenance(reports).get(0))
 
     async def aclose(self) -> None:
         await self.assistant.aclose()
@@ -155,14 +156,6 @@ class RemoteTarget:
 
     async def aclose(self) -> None:
         await self.client.close()
-
-
-def _merge(reports: dict[str, dict[str, Any]]) -> dict[str, Any] | None:
-    if not reports:
-        return None
-    if "auto" in reports:
-        return {**reports["auto"], **{k: v for k, v in reports.items() if k != "auto"}}
-    return next(iter(reports.values()))
 
 
 def contemplation(ponder: dict[str, Any] | None) -> dict[str, Any]:

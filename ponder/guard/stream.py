@@ -36,16 +36,17 @@ class _Held:
         self.stage = stage
         self.released = ""
         self.pending: list[TextDelta | ReasoningDelta] = []
+        self.pending_chars = 0
 
-    @property
-    def pending_text(self) -> str:
-        return "".join(e.text for e in self.pending)
+    def hold(self, ev: TextDelta | ReasoningDelta) -> None:
+        self.pending.append(ev)
+        self.pending_chars += len(ev.text)
 
     def window(self) -> str:
-        return self.released[-CONTEXT_CHARS:] + self.pending_text
+        return self.released[-CONTEXT_CHARS:] + "".join(e.text for e in self.pending)
 
     def release(self) -> list[TextDelta | ReasoningDelta]:
-        out, self.pending = self.pending, []
+        out, self.pending, self.pending_chars = self.pending, [], 0
         self.released += "".join(e.text for e in out)
         return out
 
@@ -76,36 +77,35 @@ async def guarded(
         done: set[int] = set()
         blocked: Decision | None = None
 
-        async def check(h: _Held) -> Decision:
-            return await screen.check(h.window(), h.stage)
+        async def screened(h: _Held) -> list[TextDelta | ReasoningDelta]:
+            """`h`'s held text once the guard has read it; nothing (and `blocked` set) when it blocks."""
+            nonlocal blocked
+            if h.pending and (decision := await screen.check(h.window(), h.stage)).blocks:
+                blocked = decision
+                return []
+            return h.release()
 
         async for ev in events:
+            out: list[Event] = []
             if isinstance(ev, TextDelta | ReasoningDelta):
                 stage: Stage = "output" if isinstance(ev, TextDelta) else "reasoning"
                 h = held.setdefault((ev.index, stage), _Held(stage))
-                h.pending.append(ev)
-                if len(h.pending_text) < window:
-                    continue
-                decision = await check(h)
-                if decision.blocks:
-                    blocked = decision
-                    break
-                for out in h.release():
-                    yield out
-            elif isinstance(ev, Done):
+                h.hold(ev)
+                if h.pending_chars >= window:
+                    out += await screened(h)
+            elif isinstance(ev, Done):  # the choice's last words are read before it may end
                 for key in [k for k in held if k[0] == ev.index]:
-                    h = held[key]
-                    if h.pending and (decision := await check(h)).blocks:
-                        blocked = decision
-                        break
-                    for out in h.release():
-                        yield out
-                if blocked is not None:
-                    break
-                done.add(ev.index)
-                yield ev
+                    if blocked is None:
+                        out += await screened(held[key])
+                if blocked is None:
+                    done.add(ev.index)
+                    out.append(ev)
             else:
-                yield ev
+                out.append(ev)
+            if blocked is not None:
+                break
+            for o in out:
+                yield o
         if blocked is None:
             return
         # Closing `events` (leaving this block) cancels every choice still decoding.

@@ -21,7 +21,8 @@ from rich.console import Console
 from rich.progress import track
 
 from ponder.config import default_cache_dir
-from ponder.evals.safety_data import GUARD_DATA, Example, training_split
+from ponder.evals.safety_data import Example, training_split
+from ponder.guard import DATA
 from ponder.guard.embed import MODEL_SHA256, Embedder
 from ponder.guard.taxonomy import HARM_CATEGORIES
 
@@ -52,7 +53,7 @@ def fit(x: Array, y: npt.NDArray[Any], c: float) -> Any:
     return LogisticRegression(C=c, class_weight="balanced", max_iter=2000).fit(x, y)
 
 
-def main(out_dir: Path = GUARD_DATA) -> None:
+def main(out_dir: Path = DATA) -> None:
     from sklearn.metrics import accuracy_score, roc_auc_score
     from sklearn.model_selection import train_test_split
 

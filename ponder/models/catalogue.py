@@ -40,13 +40,19 @@ class CatalogueModel:
         return f"pip install{flags} " + " ".join(self.requirements)
 
 
-def _package_dir(module: str, model: str) -> Path:
-    """Find an installed package's folder without running its code (some import missing deps)."""
-
+def installed_package(module: str) -> Path | None:
+    """An installed package's folder, found without running its code (some import missing deps)."""
     spec = importlib.util.find_spec(module)
     if spec is None or not spec.submodule_search_locations:
-        raise _missing(model)
+        return None
     return Path(next(iter(spec.submodule_search_locations)))
+
+
+def _package_dir(module: str, model: str) -> Path:
+    folder = installed_package(module)
+    if folder is None:
+        raise _missing(model)
+    return folder
 
 
 def _missing(model: str) -> ModelNotInstalled:

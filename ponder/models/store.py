@@ -119,14 +119,18 @@ def assemble(cache_dir: Path, model: CatalogueModel, progress: ProgressFactory |
     return final
 
 
-def verify(path: Path, model: CatalogueModel) -> bool:
-    """Re-hash a cached file in full; a mismatch drops its stamp so the next use rebuilds it."""
-
+def sha256_file(path: Path) -> str:
     digest = hashlib.sha256()
     with path.open("rb") as f:
         while block := f.read(CHUNK):
             digest.update(block)
-    if digest.hexdigest() != model.sha256:
+    return digest.hexdigest()
+
+
+def verify(path: Path, model: CatalogueModel) -> bool:
+    """Re-hash a cached file in full; a mismatch drops its stamp so the next use rebuilds it."""
+
+    if sha256_file(path) != model.sha256:
         _stamp_path(path).unlink(missing_ok=True)
         return False
     return True

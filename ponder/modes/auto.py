@@ -27,7 +27,8 @@ class AutoMode:
 
     async def run(self, request: RunRequest) -> AsyncGenerator[Event, None]:
         auto = AutoSettings.model_validate({k: v for k, v in request.options.items() if k in AutoSettings.model_fields})
-        probe = replace(request, params=request.params.model_copy(update={"logprobs": True, "top_logprobs": 5}))
+        # Only the chosen tokens' log-probabilities are read; alternatives would cost a vocabulary scan per token.
+        probe = replace(request, params=request.params.model_copy(update={"logprobs": True}))
         tracker = Tracker()
         held: list[Event] = []
         probe_usage = Usage()

@@ -7,15 +7,16 @@ later issues) parallel agents; they never know whether the request came from HTT
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncGenerator, Awaitable, Callable, Sequence
+from collections.abc import AsyncGenerator, Awaitable, Callable, Iterable, Sequence
 from contextlib import aclosing
 from dataclasses import dataclass, field, replace
 from typing import Any, Protocol
 
 from ponder.backends.base import Backend
+from ponder.guard.base import Stage
 from ponder.models.templates import ChatTemplate
 from ponder.registry import Registry
-from ponder.types import Event, Message, SamplingParams, Usage
+from ponder.types import Event, Message, Provenance, SamplingParams, Usage
 
 
 @dataclass(frozen=True)
@@ -30,7 +31,7 @@ class RunRequest:
     index: int = 0
     options: dict[str, Any] = field(default_factory=dict)
     """Mode-specific options (defaults from the settings, overridden by the request)."""
-    screen: Callable[[str, str], Awaitable[bool]] | None = None
+    screen: Callable[[str, Stage], Awaitable[bool]] | None = None
     """The guard, for text a mode keeps to itself (an agent's draft): True when the text may be used."""
 
 
@@ -49,6 +50,17 @@ modes.register("instant", "ponder.modes.instant:InstantMode")
 modes.register("thinking", "ponder.modes.thinking:ThinkingMode")
 modes.register("contemplate", "ponder.modes.contemplate:ContemplateMode")
 modes.register("auto", "ponder.modes.auto:AutoMode")
+
+
+def nest_provenance(reports: Iterable[Provenance]) -> dict[int, dict[str, Any]]:
+    """One report per choice: the first mode's, with any mode it delegated to nested under that mode's name."""
+    merged: dict[int, dict[str, Any]] = {}
+    for p in reports:
+        report = {"mode": p.mode, "index": p.index, **p.report}
+        base = merged.setdefault(p.index, report)
+        if base is not report:
+            base[p.mode] = report
+    return merged
 
 
 def get_mode(name: str) -> Mode:

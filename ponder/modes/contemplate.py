@@ -18,14 +18,12 @@ import asyncio
 from collections import defaultdict
 from collections.abc import AsyncGenerator
 from contextlib import aclosing
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
-from pydantic import ValidationError
-
 from ponder.config import ContemplateSettings
-from ponder.errors import BadRequest
 from ponder.modes.base import RunRequest
+from ponder.modes.instant import InstantMode
 from ponder.reasoning.answers import NONE, Answer, extract
 from ponder.reasoning.confidence import Tracker
 from ponder.reasoning.tags import CLOSE, OPEN
@@ -131,18 +129,13 @@ class ContemplateMode:
     sections: tuple[str, ...] = ("contemplate",)
 
     async def run(self, request: RunRequest) -> AsyncGenerator[Event, None]:
-        try:
-            opts = ContemplateSettings.model_validate(request.options)
-        except ValidationError as exc:
-            first = exc.errors()[0]
-            where = ".".join(str(p) for p in first["loc"])
-            raise BadRequest(f"contemplate option {where}: {first['msg']}", param=where) from None
+        opts = ContemplateSettings.model_validate(request.options)  # checked by the Assistant
         agents = [
             Agent(i, APPROACHES[i % len(APPROACHES)], Tracker(window=opts.window, tail_size=2 * opts.window))
             for i in range(opts.agents)
         ]
         consensus = opts.consensus or (opts.agents // 2 + 1)
-        updates: asyncio.Queue[int] = asyncio.Queue()
+        updates: asyncio.Queue[bool] = asyncio.Queue()  # one item per agent report: True when it finished
         stop_all = asyncio.Event()
         tasks = [
             asyncio.create_task(self._agent(request, opts, a, agents, stop_all, consensus, updates)) for a in agents
@@ -152,7 +145,7 @@ class ContemplateMode:
         try:
             pending = len(tasks)
             while pending:
-                if await updates.get() < 0:
+                if await updates.get():
                     pending -= 1
                 vote = tally(agents)
                 running = sum(1 for a in agents if not a.done)
@@ -187,12 +180,15 @@ class ContemplateMode:
                 yield ReasoningDelta(vote.winner.trace.strip(), (), request.index)
             yield TextDelta(vote.winner.answer_text.strip() or vote.winner.answer.shown, (), request.index)
         else:
-            async for event in self._synthesise(request, agents):
-                if isinstance(event, Completion):
-                    extra += event.completion_tokens
-                    finish = event.finish_reason
-                else:
-                    yield event
+            synthesis = replace(request, messages=self._synthesis(request, agents))
+            async with aclosing(InstantMode().run(synthesis)) as events:
+                async for event in events:
+                    if isinstance(event, Usage):
+                        extra += event.completion_tokens
+                    elif isinstance(event, Done):
+                        finish = event.finish_reason
+                    else:
+                        yield event
         yield Provenance("contemplate", self._report(agents, vote, abstained, opts), request.index)
         spent = sum(a.tokens for a in agents)
         yield Usage(
@@ -211,7 +207,7 @@ class ContemplateMode:
         everyone: list[Agent],
         stop_all: asyncio.Event,
         consensus: int,
-        updates: asyncio.Queue[int],
+        updates: asyncio.Queue[bool],
     ) -> None:
         template = request.template
         prompt = template.render(request.messages, assistant_prefix=f"{OPEN}\n{me.approach}\n")
@@ -237,7 +233,7 @@ class ContemplateMode:
                     me.tokens += item.n_tokens
                     me.tracker.extend(item.logprobs)
                     if me.tokens % PROGRESS_EVERY == 0:
-                        updates.put_nowait(me.index)
+                        updates.put_nowait(False)
                     if stop_all.is_set():
                         me.stopped = "consensus"
                         break
@@ -255,7 +251,7 @@ class ContemplateMode:
                 agreeing = sum(1 for a in everyone if vote.winner and a.done and a.answer.key == vote.winner.answer.key)
                 if vote.winner is not None and agreeing >= consensus:
                     stop_all.set()
-            await updates.put(-1)
+            await updates.put(True)
 
     def _unsure(self, me: Agent, everyone: list[Agent], opts: ContemplateSettings) -> bool:
         if me.tracker.n < opts.warmup or me.tracker.n < opts.window:
@@ -288,8 +284,8 @@ class ContemplateMode:
         me.answer_text = "The final answer is" + "".join(tail)
         me.answer = extract(me.answer_text)
 
-    async def _synthesise(self, request: RunRequest, agents: list[Agent]) -> AsyncGenerator[Event | Completion, None]:
-        """Free-text answers can't be voted on: distil the drafts and write one answer from them."""
+    def _synthesis(self, request: RunRequest, agents: list[Agent]) -> list[Message]:
+        """Free-text answers can't be voted on: the conversation that distils the drafts into one answer."""
         drafts = [
             a
             for a in agents
@@ -298,7 +294,7 @@ class ContemplateMode:
         digest = "\n\n".join(
             f"Draft {i + 1}:\n{(a.answer_text or a.trace).strip()[:600]}" for i, a in enumerate(drafts)
         )
-        messages = [
+        return [
             *request.messages,
             Message(
                 role="user",
@@ -307,15 +303,6 @@ class ContemplateMode:
                 "final answer to the original request. Answer directly.",
             ),
         ]
-        prompt = request.template.render(messages)
-        params = request.params.model_copy(update={"stop": [*request.params.stop, *request.template.stop]})
-        async with aclosing(request.backend.stream(prompt, params)) as items:
-            async for item in items:
-                if isinstance(item, Chunk):
-                    if item.text:
-                        yield TextDelta(item.text, item.logprobs, request.index)
-                else:
-                    yield item
 
     def _report(self, agents: list[Agent], vote: Vote, abstained: bool, opts: ContemplateSettings) -> dict[str, Any]:
         full_budget = opts.agents * opts.agent_budget

@@ -11,7 +11,7 @@ from ponder.types import Chunk, Done, Event, TextDelta, Usage
 
 class InstantMode:
     name = "instant"
-    sections: tuple[str, ...] = ("instant",)
+    sections: tuple[str, ...] = ()
 
     async def run(self, request: RunRequest) -> AsyncGenerator[Event, None]:
         prompt = request.template.render(request.messages)

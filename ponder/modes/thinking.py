@@ -24,8 +24,9 @@ from ponder.reasoning.tags import CLOSE, OPEN, ThinkParser
 from ponder.types import Chunk, Completion, Done, Event, Message, ReasoningDelta, TextDelta, Usage
 
 NUDGE = "Let me think this through."
-DEFAULT_INSTRUCTION = ReasoningSettings.model_fields["instruction"].default
 """Where a trace continues when the model closed it before thinking at all."""
+DEFAULT_INSTRUCTION = ReasoningSettings.model_fields["instruction"].default
+"""Used when the mode runs outside an `Assistant`, which otherwise passes the configured one."""
 
 
 class ThinkingMode:

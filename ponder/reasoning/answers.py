@@ -126,7 +126,3 @@ def extract(text: str, *, choices: str | None = None) -> Answer:
         if found:
             return Answer("choice", found[-1], last.strip())
     return classify(last, choices=choices)
-
-
-def same(a: Answer, b: Answer) -> bool:
-    return a.kind == b.kind and a.key == b.key and a.kind != "none"

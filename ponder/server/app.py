@@ -158,9 +158,10 @@ def create_app(settings: Settings, assistant: Assistant | None = None, *, preloa
             engines[name] = stats() if stats else {}
         return {"status": "ok", "version": __version__, "model": settings.model, "loaded": engines, **_memory()}
 
+    page = resources.files("ponder.server").joinpath("static/index.html").read_text(encoding="utf-8")
+
     @app.get("/", response_class=HTMLResponse)
     async def index() -> HTMLResponse:
-        page = resources.files("ponder.server").joinpath("static/index.html").read_text(encoding="utf-8")
         return HTMLResponse(page)
 
     return app

@@ -24,6 +24,7 @@ from sse_starlette.sse import EventSourceResponse
 from ponder.assistant import Assistant
 from ponder.errors import BadRequest
 from ponder.guard.refusals import refusal
+from ponder.modes.base import nest_provenance
 from ponder.server.protocol import ChatCompletionRequest, CompletionRequest
 from ponder.types import (
     BackendItem,
@@ -137,11 +138,11 @@ class Serving:
         top = (req.top_logprobs or 0) if isinstance(req, ChatCompletionRequest) else (req.logprobs or 0)
         if isinstance(req, ChatCompletionRequest) and top and not logprobs:
             raise BadRequest("top_logprobs requires logprobs to be true", param="top_logprobs")
+        unset_is_default = {"temperature": req.temperature, "top_p": req.top_p}
         return SamplingParams(
             max_tokens=max_tokens or self.settings.server.max_tokens_default,
             min_tokens=req.min_tokens,
-            temperature=0.7 if req.temperature is None else req.temperature,
-            top_p=1.0 if req.top_p is None else req.top_p,
+            **{k: v for k, v in unset_is_default.items() if v is not None},
             seed=req.seed,
             stop=req.stop,
             logprobs=logprobs,
@@ -202,7 +203,7 @@ class Serving:
     ) -> dict[str, Any]:
         choices = [_Choice() for _ in range(n)]
         usage = Usage()
-        provenance: list[dict[str, Any]] = []
+        provenance: list[Provenance] = []
         async with aclosing(events):
             async for ev in events:
                 if isinstance(ev, TextDelta):
@@ -215,7 +216,7 @@ class Serving:
                 elif isinstance(ev, Usage):
                     usage = ev
                 elif isinstance(ev, Provenance):
-                    provenance.append({"mode": ev.mode, "index": ev.index, **ev.report})
+                    provenance.append(ev)
                 elif isinstance(ev, Safety):
                     c = choices[ev.index]
                     if ev.replaced:
@@ -237,11 +238,7 @@ class Serving:
                 }
             )
         body = {**meta, "object": "chat.completion", "choices": out, "usage": usage_json(usage)}
-        merged: dict[int, dict[str, Any]] = {}
-        for report in provenance:  # a mode that delegates (auto) nests the delegate's report
-            base = merged.setdefault(report["index"], report)
-            if base is not report:
-                base[report["mode"]] = report
+        merged = nest_provenance(provenance)
         for i, c in enumerate(choices):
             if c.safety is not None:
                 merged.setdefault(i, {"index": i})["safety"] = c.safety

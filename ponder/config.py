@@ -68,6 +68,10 @@ class ReasoningSettings(_Section):
         return {"low": self.budget_low, "medium": self.budget_medium, "high": self.budget_high}[effort]
 
 
+CALIBRATION = (4.0, 2.0, -3.5)
+"""Fitted on recorded GSM8K runs of the default model (see the README's evaluation section)."""
+
+
 class ContemplateSettings(_Section):
     """Contemplate mode: parallel agents, early stopping, voting. Each field is also a request option."""
 
@@ -82,7 +86,18 @@ class ContemplateSettings(_Section):
     )
     threshold: float | None = Field(None, description="Absolute window-confidence floor (from calibration).")
     consensus: int | None = Field(None, ge=1, description="Agreeing agents that end the rest (default: a majority).")
+    concurrency: int | None = Field(
+        None, ge=1, description="Agents decoding at once (default: all); the others start as slots free up."
+    )
     abstain_below: float | None = Field(None, ge=0.0, le=1.0, description="Abstain when confidence is lower.")
+    calibration: tuple[float, float, float] = Field(
+        CALIBRATION,
+        description="Logistic weights of the vote's agreement and the agreeing agents' mean token probability, "
+        "then a bias: confidence = σ(a·agreement + b·probability + c). `ponder eval` refits them (report.json).",
+    )
+    record: bool = Field(
+        False, description="Keep every agent's per-token confidences in the report (to replay stopping rules offline)."
+    )
 
 
 class AutoSettings(_Section):

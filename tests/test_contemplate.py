@@ -54,7 +54,7 @@ async def test_confident_majority_wins_and_provenance_adds_up(tmp_path: Path) ->
     rep = report(events)
     assert rep["answer"] == "42" and rep["combined_by"] == "vote"
     assert rep["votes"] == {"42": pytest.approx(0.75, abs=0.01), "41": pytest.approx(0.25, abs=0.01)}
-    assert 0 < rep["confidence"] < rep["agreement"] <= 1
+    assert 0 < rep["confidence"] < 1 and rep["agreement"] == pytest.approx(0.75, abs=0.01)
     usage = [e for e in events if isinstance(e, Usage)][-1]
     assert usage.completion_tokens == sum(a["tokens"] for a in rep["agents"]) == rep["tokens"]
     assert usage.reasoning_tokens == usage.completion_tokens
@@ -103,6 +103,14 @@ async def test_free_text_is_synthesised(tmp_path: Path) -> None:
     assert answer(events) == "Soft rain on the roof."
     assert report(events)["combined_by"] == "synthesis"
     assert "Draft 1:" in backend.prompts[-1] and "Rain at dusk." in backend.prompts[-1]
+
+
+async def test_confidence_grows_with_agreement_and_certainty(tmp_path: Path) -> None:
+    sure = [agent(f"{w} </think> 42") for w in "abcd"]
+    split = [agent("a </think> 42"), agent("b </think> 42", UNSURE), agent("c </think> 41"), agent("d </think> 40")]
+    high = report((await contemplate(tmp_path / "sure", sure, early_stop=False))[0])["confidence"]
+    low = report((await contemplate(tmp_path / "split", split, early_stop=False))[0])["confidence"]
+    assert 0.5 < high < 1 and 0 < low < 0.5
 
 
 async def test_abstains_below_the_threshold(tmp_path: Path) -> None:

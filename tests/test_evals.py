@@ -9,7 +9,7 @@ import pytest
 from click.testing import CliRunner
 
 from ponder.errors import BadRequest
-from ponder.evals import report
+from ponder.evals import calibration, report
 from ponder.evals.datasets import Item
 from ponder.evals.graders import grade
 from ponder.evals.runner import LocalTarget, Result, Store, parse_settings, run
@@ -54,8 +54,8 @@ def result(setting: str, correct: bool, spent: int, confidence: float | None = N
 
 def test_statistics() -> None:
     assert report.wilson(0, 10)[0] == 0 and 0.4 < report.wilson(50, 100)[0] < 0.5 < report.wilson(50, 100)[1] < 0.6
-    assert report.calibration_error([(0.9, True)] * 9 + [(0.9, False)]) == pytest.approx(0.0, abs=1e-9)
-    assert report.calibration_error([(0.9, False)] * 10) == pytest.approx(0.9)
+    assert calibration.calibration_error([(0.9, True)] * 9 + [(0.9, False)]) == pytest.approx(0.0, abs=1e-9)
+    assert calibration.calibration_error([(0.9, False)] * 10) == pytest.approx(0.9)
     agents = [{"answer": "42"}, {"answer": "41"}, {"answer": "The answer is 42"}]
     rows = [
         result("c", True, 300, 0.8, agents=agents, tokens=300, token_budget=400, stopped_early=1),
@@ -103,3 +103,20 @@ def test_ponder_eval_end_to_end(tmp_path: Path) -> None:
     assert "| instant | 2 |" in (tmp_path / "report.md").read_text()
     again = CliRunner().invoke(cli, args)
     assert again.exit_code == 0 and len((tmp_path / "results.jsonl").read_text().splitlines()) == 4
+
+
+def test_calibration_refit_learns_from_agreement_and_is_measured_out_of_fold() -> None:
+    # Correctness follows agreement: 1 of 4 agents agreeing is right 1 time in 4, unanimity 4 times in 4.
+    rows = []
+    for i in range(200):
+        share = (i % 4 + 1) / 4
+        agents = [{"answer": "42", "confidence": 0.9}] + [{"answer": "7", "confidence": 0.5}] * 3
+        ponder = {"answer": "42", "agreement": share, "agents": agents}
+        ok = (i // 4) % 4 < share * 4
+        rows.append(Result("c", str(i), ok, "42", "42", 10, 10, 1.0, None, ponder, ""))
+    fitted = calibration.refit(rows)
+    assert fitted is not None and fitted["items"] == 200
+    assert fitted["weights"][0] > 2  # agreement carries the signal
+    assert fitted["calibration_error_cross_validated"] < 0.1
+    too_few = calibration.refit(rows[:5])
+    assert too_few is None

@@ -17,6 +17,7 @@ from ponder.config import Settings
 from ponder.errors import BadRequest
 from ponder.evals import datasets, report
 from ponder.evals.datasets import Item
+from ponder.evals.replay import replayed
 from ponder.evals.runner import LocalTarget, RemoteTarget, Setting, Store, parse_settings, run
 
 
@@ -32,6 +33,7 @@ from ponder.evals.runner import LocalTarget, RemoteTarget, Setting, Store, parse
 @click.option("--max-tokens", type=int, default=512, show_default=True, help="Answer length limit.")
 @click.option("--temperature", type=float, default=0.6, show_default=True)
 @click.option("--report-only", is_flag=True, help="Write the report from the results so far; run nothing.")
+@click.option("--replay", default="", help="Settings to replay from recorded full traces (e.g. contemplate,auto).")
 @settings_options
 def eval_command(
     dataset: str,
@@ -44,12 +46,14 @@ def eval_command(
     max_tokens: int,
     temperature: float,
     report_only: bool,
+    replay: str,
     **kwargs: Any,
 ) -> None:
     """Measure accuracy, tokens and latency per mode on DATASET."""
     with errors():
         settings = settings_from_flags(kwargs)
         chosen = parse_settings(modes)
+        replays = parse_settings(replay) if replay else []
         for setting in chosen:  # fail now, not hours into the run
             Assistant(settings).plan(None, setting.mode, setting.reasoning_effort, setting.thinking_budget)
         items = datasets.load(dataset, limit=limit, seed=seed)
@@ -68,6 +72,7 @@ def eval_command(
             raise BadRequest(f"no item in {folder} has been answered by every setting yet")
         done_ids = {i.id for i in done}
         results = [r for r in store.results if r.setting in names and r.item in done_ids]
+        results += replayed(results, replays)
         title = f"{dataset}, {model}, {len(done)} items" + (f" of {len(items)}" if len(done) < len(items) else "")
         summary = report.write(results, folder, title)
         stdout.print(report.markdown(summary, title), highlight=False)

@@ -13,6 +13,7 @@ from collections import Counter, defaultdict
 from pathlib import Path
 from typing import Any
 
+from ponder.evals.calibration import calibration_error, refit
 from ponder.evals.runner import Result, contemplation
 from ponder.reasoning.answers import classify
 
@@ -26,19 +27,6 @@ def wilson(correct: int, n: int, z: float = 1.96) -> tuple[float, float]:
     return max(0.0, centre - half), min(1.0, centre + half)
 
 
-def calibration_error(pairs: list[tuple[float, bool]], bins: int = 10) -> float | None:
-    """Expected calibration error: how far stated confidence is from observed accuracy."""
-    if not pairs:
-        return None
-    buckets: dict[int, list[tuple[float, bool]]] = defaultdict(list)
-    for conf, ok in pairs:
-        buckets[min(int(conf * bins), bins - 1)].append((conf, ok))
-    return sum(
-        len(b) / len(pairs) * abs(statistics.fmean(c for c, _ in b) - statistics.fmean(ok for _, ok in b))
-        for b in buckets.values()
-    )
-
-
 def _percentile(values: list[float], q: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, max(0, math.ceil(q * len(ordered)) - 1))]
@@ -47,8 +35,8 @@ def _percentile(values: list[float], q: float) -> float:
 def _majority(results: list[Result]) -> dict[str, Any] | None:
     """Plain (unweighted) majority vote over each item's agents, from a run that kept them all."""
     rows = [r for r in results if contemplation(r.ponder).get("agents")]
-    if not rows:
-        return None
+    if not rows or any(a.get("stopped_early") for r in rows for a in contemplation(r.ponder)["agents"]):
+        return None  # only a run whose agents all finished is a fair baseline
     correct = 0
     for r in rows:
         keys = Counter(classify(a["answer"]).key for a in contemplation(r.ponder)["agents"] if a.get("answer"))
@@ -79,11 +67,16 @@ def summarise(results: list[Result]) -> dict[str, Any]:
         confs = [(r.confidence, r.correct) for r in rows if r.confidence is not None]
         if confs:
             entry["calibration_error"] = calibration_error(confs)
+        if (fitted := refit(rows)) is not None:
+            entry["calibration_fit"] = fitted
         reports = [contemplation(r.ponder) for r in rows]
         budgets = [(int(p["token_budget"]), int(p.get("tokens") or 0)) for p in reports if p.get("token_budget")]
         if budgets:
             entry["stopped_agents_per_item"] = statistics.fmean(int(p.get("stopped_early") or 0) for p in reports)
             entry["tokens_saved_vs_full_budget"] = 1 - sum(t for _, t in budgets) / sum(b for b, _ in budgets)
+        steps = [int(p["steps"]) for p in reports if p.get("steps")]
+        if steps:
+            entry["decode_steps_per_item"] = statistics.fmean(steps)
         if (majority := _majority(rows)) is not None:
             entry["plain_majority_vote"] = majority
         chose = Counter(str((r.ponder or {}).get("chose")) for r in rows if (r.ponder or {}).get("chose"))
@@ -121,7 +114,42 @@ def markdown(summary: dict[str, Any], title: str) -> str:
             lines.append(
                 f"- {name}: plain majority vote over the same agents: {s['plain_majority_vote']['accuracy'] * 100:.1f}%"
             )
+    if against := targets(summary):
+        lines += ["", "Against the targets:", *(f"- {line}" for line in against)]
     return "\n".join(lines) + "\n"
+
+
+def targets(summary: dict[str, Any]) -> list[str]:
+    """The issue's comparisons, where the report holds the settings they compare."""
+    lines: list[str] = []
+    full = next((n for n, s in summary.items() if "plain_majority_vote" in s), None)
+    early = next((n for n in ("contemplate", "contemplate (replayed)") if n in summary), None)
+    auto = next((n for n in ("auto", "auto (replayed)") if n in summary), None)
+    think = summary.get("thinking")
+
+    def points(a: str, b: dict[str, Any]) -> float:
+        return float(summary[a]["accuracy"] - b["accuracy"]) * 100
+
+    if think and early:
+        lines.append(f"{early} − thinking accuracy: {points(early, think):+.1f} points (target ≥ +5)")
+    if full and early:
+        ratio = summary[early]["tokens_per_answer"] / summary[full]["tokens_per_answer"]
+        delta = (summary[early]["accuracy"] - summary[full]["plain_majority_vote"]["accuracy"]) * 100
+        lines.append(
+            f"{early} tokens / plain majority vote's ({full}): {ratio:.2f} (target ≤ 0.50), "
+            f"accuracy {delta:+.1f} points (target ≥ 0)"
+        )
+    if think and (early or full):
+        name = early or full or ""
+        ratio = summary[name]["latency_p50_s"] / think["latency_p50_s"]
+        lines.append(f"{name} p50 wall time / thinking's: {ratio:.2f} (target ≤ 2.5)")
+    if auto and early:
+        ratio = summary[auto]["tokens_per_answer"] / summary[early]["tokens_per_answer"]
+        lines.append(
+            f"{auto} − {early} accuracy: {points(auto, summary[early]):+.1f} points (target ≥ −1), "
+            f"tokens {ratio:.2f} of it (target ≤ 0.40)"
+        )
+    return lines
 
 
 def plot(summary: dict[str, Any], path: Path, title: str) -> bool:

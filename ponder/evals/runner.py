@@ -22,6 +22,7 @@ from ponder.errors import BadRequest
 from ponder.evals.datasets import Item
 from ponder.evals.graders import grade
 from ponder.modes.base import nest_provenance
+from ponder.reasoning.confidence import Tracker
 from ponder.types import Message, Provenance, SamplingParams, TextDelta, Usage
 
 THINKING_KEYS = {"budget": "thinking_budget", "effort": "reasoning_effort"}
@@ -82,6 +83,8 @@ class Result:
     confidence: float | None
     ponder: dict[str, Any] | None
     text: str
+    token_confidence: float | None = None
+    """Geometric-mean probability of the answer's tokens: the signal auto mode routes on."""
 
 
 @dataclass
@@ -89,6 +92,7 @@ class Response:
     text: str
     usage: Usage
     ponder: dict[str, Any] | None
+    token_confidence: float | None = None
 
 
 class LocalTarget:
@@ -105,18 +109,22 @@ class LocalTarget:
             setting.reasoning_effort,
             setting.thinking_budget,
         )
-        params = SamplingParams(max_tokens=self.max_tokens, temperature=self.temperature, seed=seed)
+        # Log-probabilities of the chosen tokens cost one softmax per token; they let a run of instant
+        # answer auto mode's routing question offline (see `replay`).
+        params = SamplingParams(max_tokens=self.max_tokens, temperature=self.temperature, seed=seed, logprobs=True)
         text: list[str] = []
-        usage, reports = Usage(), []
+        usage, reports, tracker = Usage(), [], Tracker()
         messages = [Message(role="user", content=item.question)]
         async for ev in self.assistant.run(plan, messages, params, 1, dict(setting.options)):
             if isinstance(ev, TextDelta):
                 text.append(ev.text)
+                tracker.extend(ev.logprobs)
             elif isinstance(ev, Usage):
                 usage = ev
             elif isinstance(ev, Provenance):
                 reports.append(ev)
-        return Response("".join(text), usage, nest_provenance(reports).get(0))
+        confidence = tracker.probability if tracker.n else None
+        return Response("".join(text), usage, nest_provenance(reports).get(0), confidence)
 
     async def aclose(self) -> None:
         await self.assistant.aclose()
@@ -221,6 +229,7 @@ async def run(
                     confidence=confidence_of(response.ponder),
                     ponder=response.ponder,
                     text=response.text,
+                    token_confidence=response.token_confidence,
                 )
             )
             advance()

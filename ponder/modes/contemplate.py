@@ -25,7 +25,7 @@ from ponder.config import ContemplateSettings
 from ponder.modes.base import RunRequest
 from ponder.modes.instant import InstantMode
 from ponder.reasoning.answers import NONE, Answer, extract
-from ponder.reasoning.confidence import Tracker
+from ponder.reasoning.confidence import Tracker, platt
 from ponder.reasoning.tags import CLOSE, OPEN
 from ponder.types import (
     Chunk,
@@ -82,7 +82,7 @@ class Agent:
         return max(self.tracker.tail, 1e-6)
 
     def report(self) -> dict[str, Any]:
-        return {
+        report: dict[str, Any] = {
             "agent": self.index,
             "approach": self.approach,
             "answer": self.answer.shown or None,
@@ -93,6 +93,13 @@ class Agent:
             "stopped_early": self.stopped,
             "blocked": self.blocked,
         }
+        if self.tracker.history is not None:
+            # Tokens the agent streamed, before any forced answer: what a replay of stopping rules walks through.
+            report["trace"] = {
+                "confidence": [round(c, 3) for c, _ in self.tracker.history],
+                "logprob": [round(lp, 3) for _, lp in self.tracker.history],
+            }
+        return report
 
 
 @dataclass
@@ -100,8 +107,15 @@ class Vote:
     winner: Agent | None
     tally: dict[str, float]
     agreement: float
-    confidence: float
+    support: float
+    """Mean token probability of the agents that gave the winning answer (all finished ones, if none won)."""
     votable: bool
+
+    def confidence(self, calibration: tuple[float, float, float]) -> float:
+        """How likely the answer is right: calibrated from agreement and support (Platt scaling)."""
+        if not self.votable:
+            return self.support
+        return platt((self.agreement, self.support), calibration)
 
 
 def tally(agents: list[Agent]) -> Vote:
@@ -117,11 +131,51 @@ def tally(agents: list[Agent]) -> Vote:
     key = max(weights, key=lambda k: weights[k])
     total = sum(weights.values())
     agreement = weights[key] / total
-    winner = max((a for a in voters if a.answer.key == key), key=lambda a: a.weight)
-    # Shrink towards 1/2 when few agents voted: one agent agreeing with itself is not certainty.
-    confidence = agreement * len(voters) / (len(voters) + 1)
+    agreeing = [a for a in voters if a.answer.key == key]
+    winner = max(agreeing, key=lambda a: a.weight)
+    support = sum(a.tracker.probability for a in agreeing) / len(agreeing)
     shown = {a.answer.key: a.answer.shown for a in voters}
-    return Vote(winner, {shown[k]: round(w / total, 4) for k, w in weights.items()}, agreement, confidence, True)
+    return Vote(winner, {shown[k]: round(w / total, 4) for k, w in weights.items()}, agreement, support, True)
+
+
+def unsure(me: Agent, everyone: list[Agent], opts: ContemplateSettings) -> bool:
+    """Should this agent stop now? Its current window is far below its peers' worst, or below the floor."""
+    if me.tracker.n < opts.warmup or me.tracker.n < opts.window:
+        return False
+    group = me.tracker.group
+    if opts.threshold is not None and group < opts.threshold:
+        return True
+    alive = [a for a in everyone if a.stopped != "low_confidence"]
+    if len(alive) <= 2:  # never thin the field below two opinions
+        return False
+    peers = [a.tracker.lowest for a in everyone if a is not me and a.tracker.n >= opts.warmup]
+    return bool(peers) and group < opts.stop_ratio * max(peers)
+
+
+def agreed(agents: list[Agent], opts: ContemplateSettings) -> bool:
+    """Have enough finished agents reached the same answer that the others may stop?"""
+    vote = tally(agents)
+    if vote.winner is None:
+        return False
+    agreeing = sum(1 for a in agents if a.done and a.answer.key == vote.winner.answer.key)
+    return agreeing >= (opts.consensus or opts.agents // 2 + 1)
+
+
+def provenance(agents: list[Agent], vote: Vote, opts: ContemplateSettings, abstained: bool = False) -> dict[str, Any]:
+    """The `ponder` field of a contemplated answer: every agent, the vote, and the calibrated confidence."""
+    return {
+        "agents": [a.report() for a in agents],
+        "votes": vote.tally,
+        "agreement": round(vote.agreement, 4),
+        "support": round(vote.support, 4),
+        "confidence": round(vote.confidence(opts.calibration), 4),
+        "answer": vote.winner.answer.shown if vote.winner else None,
+        "combined_by": "vote" if vote.votable else "synthesis",
+        "abstained": abstained,
+        "stopped_early": sum(1 for a in agents if a.stopped),
+        "tokens": sum(a.tokens for a in agents),
+        "token_budget": opts.agents * opts.agent_budget,
+    }
 
 
 class ContemplateMode:
@@ -131,15 +185,17 @@ class ContemplateMode:
     async def run(self, request: RunRequest) -> AsyncGenerator[Event, None]:
         opts = ContemplateSettings.model_validate(request.options)  # checked by the Assistant
         agents = [
-            Agent(i, APPROACHES[i % len(APPROACHES)], Tracker(window=opts.window, tail_size=2 * opts.window))
+            Agent(
+                i,
+                APPROACHES[i % len(APPROACHES)],
+                Tracker(window=opts.window, tail_size=2 * opts.window, history=[] if opts.record else None),
+            )
             for i in range(opts.agents)
         ]
-        consensus = opts.consensus or (opts.agents // 2 + 1)
         updates: asyncio.Queue[bool] = asyncio.Queue()  # one item per agent report: True when it finished
         stop_all = asyncio.Event()
-        tasks = [
-            asyncio.create_task(self._agent(request, opts, a, agents, stop_all, consensus, updates)) for a in agents
-        ]
+        slots = asyncio.Semaphore(opts.concurrency or opts.agents)
+        tasks = [asyncio.create_task(self._agent(request, opts, a, agents, stop_all, slots, updates)) for a in agents]
         extra = 0
         yield Progress(running=len(agents), stopped=0, finished=0, index=request.index)
         try:
@@ -166,11 +222,12 @@ class ContemplateMode:
             await asyncio.gather(*tasks, return_exceptions=True)
 
         vote = tally(agents)
-        abstained = opts.abstain_below is not None and vote.confidence < opts.abstain_below
+        confidence = vote.confidence(opts.calibration)
+        abstained = opts.abstain_below is not None and confidence < opts.abstain_below
         finish: Literal["stop", "length", "cancelled"] = "stop"
         if abstained:
             yield TextDelta(
-                f"I am not confident enough to answer this (confidence {vote.confidence:.2f} is below "
+                f"I am not confident enough to answer this (confidence {confidence:.2f} is below "
                 f"{opts.abstain_below:.2f}).",
                 (),
                 request.index,
@@ -189,7 +246,7 @@ class ContemplateMode:
                         finish = event.finish_reason
                     else:
                         yield event
-        yield Provenance("contemplate", self._report(agents, vote, abstained, opts), request.index)
+        yield Provenance("contemplate", provenance(agents, vote, opts, abstained), request.index)
         spent = sum(a.tokens for a in agents)
         yield Usage(
             prompt_tokens=max((a.prompt_tokens for a in agents), default=0),
@@ -206,7 +263,23 @@ class ContemplateMode:
         me: Agent,
         everyone: list[Agent],
         stop_all: asyncio.Event,
-        consensus: int,
+        slots: asyncio.Semaphore,
+        updates: asyncio.Queue[bool],
+    ) -> None:
+        async with slots:
+            if stop_all.is_set():  # enough agents agreed before this one had a slot: it never starts
+                me.stopped, me.done = "consensus", True
+                await updates.put(True)
+                return
+            await self._work(request, opts, me, everyone, stop_all, updates)
+
+    async def _work(
+        self,
+        request: RunRequest,
+        opts: ContemplateSettings,
+        me: Agent,
+        everyone: list[Agent],
+        stop_all: asyncio.Event,
         updates: asyncio.Queue[bool],
     ) -> None:
         template = request.template
@@ -237,7 +310,7 @@ class ContemplateMode:
                     if stop_all.is_set():
                         me.stopped = "consensus"
                         break
-                    if opts.early_stop and self._unsure(me, everyone, opts):
+                    if opts.early_stop and unsure(me, everyone, opts):
                         me.stopped = "low_confidence"
                         break
             if me.stopped is None:
@@ -246,24 +319,9 @@ class ContemplateMode:
                 me.blocked, me.answer, me.answer_text = True, NONE, ""
         finally:
             me.done = True
-            if opts.early_stop and not stop_all.is_set():
-                vote = tally(everyone)
-                agreeing = sum(1 for a in everyone if vote.winner and a.done and a.answer.key == vote.winner.answer.key)
-                if vote.winner is not None and agreeing >= consensus:
-                    stop_all.set()
+            if opts.early_stop and not stop_all.is_set() and agreed(everyone, opts):
+                stop_all.set()
             await updates.put(True)
-
-    def _unsure(self, me: Agent, everyone: list[Agent], opts: ContemplateSettings) -> bool:
-        if me.tracker.n < opts.warmup or me.tracker.n < opts.window:
-            return False
-        group = me.tracker.group
-        if opts.threshold is not None and group < opts.threshold:
-            return True
-        alive = [a for a in everyone if a.stopped != "low_confidence"]
-        if len(alive) <= 2:  # never thin the field below two opinions
-            return False
-        peers = [a.tracker.lowest for a in everyone if a is not me and a.tracker.n >= opts.warmup]
-        return bool(peers) and group < opts.stop_ratio * max(peers)
 
     async def _conclude(self, request: RunRequest, me: Agent, prompt: str) -> None:
         """Extract the agent's answer; if it never closed its thinking, force a short final answer."""
@@ -303,19 +361,3 @@ class ContemplateMode:
                 "final answer to the original request. Answer directly.",
             ),
         ]
-
-    def _report(self, agents: list[Agent], vote: Vote, abstained: bool, opts: ContemplateSettings) -> dict[str, Any]:
-        full_budget = opts.agents * opts.agent_budget
-        spent = sum(a.tokens for a in agents)
-        return {
-            "agents": [a.report() for a in agents],
-            "votes": vote.tally,
-            "agreement": round(vote.agreement, 4),
-            "confidence": round(vote.confidence, 4),
-            "answer": vote.winner.answer.shown if vote.winner else None,
-            "combined_by": "vote" if vote.votable else "synthesis",
-            "abstained": abstained,
-            "stopped_early": sum(1 for a in agents if a.stopped),
-            "tokens": spent,
-            "token_budget": full_budget,
-        }

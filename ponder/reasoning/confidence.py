@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import math
 from collections import deque
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
 from ponder.types import TokenLogprob
@@ -33,11 +33,18 @@ class Tracker:
     _tail: deque[float] = field(default_factory=deque)
     _sum: float = 0.0
     _chosen_logprob_sum: float = 0.0
+    history: list[tuple[float, float]] | None = None
+    """When a list, every token's (confidence, chosen log-probability) is appended to it."""
 
     def add(self, lp: TokenLogprob) -> None:
-        c = token_confidence(lp)
+        self.add_value(token_confidence(lp), lp.logprob)
+
+    def add_value(self, c: float, logprob: float) -> None:
+        """One token, from its confidence and chosen log-probability (what `history` keeps)."""
+        if self.history is not None:
+            self.history.append((c, logprob))
         self.n += 1
-        self._chosen_logprob_sum += lp.logprob
+        self._chosen_logprob_sum += logprob
         self._window.append(c)
         self._sum += c
         if len(self._window) > self.window:
@@ -70,3 +77,9 @@ class Tracker:
     def probability(self) -> float:
         """Geometric-mean probability of the chosen tokens, in [0, 1]."""
         return math.exp(self._chosen_logprob_sum / self.n) if self.n else 0.0
+
+
+def platt(features: Sequence[float], weights: Sequence[float]) -> float:
+    """A probability from features by logistic weights (the last weight is the bias): Platt scaling."""
+    z = weights[-1] + sum(w * x for w, x in zip(weights, features, strict=False))
+    return 1.0 / (1.0 + math.exp(-max(-50.0, min(50.0, z))))

@@ -32,7 +32,7 @@ def _percentile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, max(0, math.ceil(q * len(ordered)) - 1))]
 
 
-def _majority(results: list[Result]) -> dict[str, Any] | None:
+def majority(results: list[Result]) -> dict[str, Any] | None:
     """Plain (unweighted) majority vote over each item's agents, from a run that kept them all."""
     rows = [r for r in results if contemplation(r.ponder).get("agents")]
     if not rows or any(a.get("stopped_early") for r in rows for a in contemplation(r.ponder)["agents"]):
@@ -77,8 +77,8 @@ def summarise(results: list[Result]) -> dict[str, Any]:
         steps = [int(p["steps"]) for p in reports if p.get("steps")]
         if steps:
             entry["decode_steps_per_item"] = statistics.fmean(steps)
-        if (majority := _majority(rows)) is not None:
-            entry["plain_majority_vote"] = majority
+        if (baseline := majority(rows)) is not None:
+            entry["plain_majority_vote"] = baseline
         chose = Counter(str((r.ponder or {}).get("chose")) for r in rows if (r.ponder or {}).get("chose"))
         if chose:
             entry["auto_chose"] = dict(chose)

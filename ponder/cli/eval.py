@@ -29,6 +29,7 @@ from ponder.evals.runner import LocalTarget, RemoteTarget, Setting, Store, parse
 @click.option("--seed", type=int, default=0, show_default=True, help="Which items, and the sampling seeds.")
 @click.option("--url", help="Evaluate a running ponder / OpenAI-compatible server instead of loading the model here.")
 @click.option("--api-key", help="API key for --url.")
+@click.option("--remote-model", help="Model name to ask --url for (default: ponder-MODE, for a ponder server).")
 @click.option("--out", type=click.Path(path_type=Path), help="Results folder (default eval-results/DATASET-MODEL).")
 @click.option("--max-tokens", type=int, default=512, show_default=True, help="Answer length limit.")
 @click.option("--temperature", type=float, default=0.6, show_default=True)
@@ -42,6 +43,7 @@ def eval_command(
     seed: int,
     url: str | None,
     api_key: str | None,
+    remote_model: str | None,
     out: Path | None,
     max_tokens: int,
     temperature: float,
@@ -61,7 +63,7 @@ def eval_command(
         folder = out or Path("eval-results") / f"{dataset}-{model}"
         store = Store(folder / "results.jsonl")
         if not report_only:
-            _run(settings, store, chosen, items, url, api_key, max_tokens, temperature, dataset)
+            _run(settings, store, chosen, items, url, api_key, remote_model, max_tokens, temperature, dataset)
         # Only items every setting has answered, so a partial run is still a paired comparison.
         answered: dict[str, set[str]] = {}
         for r in store.results:
@@ -86,6 +88,7 @@ def _run(
     items: list[Item],
     url: str | None,
     api_key: str | None,
+    remote_model: str | None,
     max_tokens: int,
     temperature: float,
     dataset: str,
@@ -95,7 +98,7 @@ def _run(
         prepare(settings, settings.model)
         target = LocalTarget(settings, max_tokens, temperature)
     else:
-        target = RemoteTarget(url, None, api_key, max_tokens, temperature)
+        target = RemoteTarget(url, remote_model, api_key, max_tokens, temperature)
     columns = (BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), TimeRemainingColumn())
     with Progress("{task.description}", *columns, console=err) as bar:
         task = bar.add_task(f"{dataset} × {len(chosen)} settings", total=len(items) * len(chosen))

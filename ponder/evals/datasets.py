@@ -103,9 +103,12 @@ DATASETS: dict[str, Callable[[], list[Item]]] = {
 
 
 def load(name: str, *, limit: int | None = None, seed: int = 0) -> list[Item]:
-    """The first `limit` items of a fixed seeded shuffle, so every mode sees the same items."""
+    """The first `limit` items of a fixed seeded shuffle, so every mode sees the same items.
+
+    A generated set (gsm_symbolic) is generated from the same seed: another seed, other problems.
+    """
     if name not in DATASETS:
         raise UnknownPlugin("dataset", name, list(DATASETS))
-    items = DATASETS[name]()
+    items = gsm_symbolic(max(limit or 0, 200), seed) if name == "gsm_symbolic" else DATASETS[name]()
     random.Random(seed).shuffle(items)
     return items[:limit] if limit else items

@@ -85,6 +85,8 @@ class Result:
     text: str
     token_confidence: float | None = None
     """Geometric-mean probability of the answer's tokens: the signal auto mode routes on."""
+    tail_confidence: float | None = None
+    """DeepConf's tail confidence of the answer (its last tokens, from the top-5 alternatives)."""
 
 
 @dataclass
@@ -93,6 +95,7 @@ class Response:
     usage: Usage
     ponder: dict[str, Any] | None
     token_confidence: float | None = None
+    tail_confidence: float | None = None
 
 
 class LocalTarget:
@@ -109,9 +112,11 @@ class LocalTarget:
             setting.reasoning_effort,
             setting.thinking_budget,
         )
-        # Log-probabilities of the chosen tokens cost one softmax per token; they let a run of instant
-        # answer auto mode's routing question offline (see `replay`).
-        params = SamplingParams(max_tokens=self.max_tokens, temperature=self.temperature, seed=seed, logprobs=True)
+        # Log-probabilities cost a softmax and a partial sort per token; they let a run of instant answer
+        # auto mode's routing question offline (see `replay`).
+        params = SamplingParams(
+            max_tokens=self.max_tokens, temperature=self.temperature, seed=seed, logprobs=True, top_logprobs=5
+        )
         text: list[str] = []
         usage, reports, tracker = Usage(), [], Tracker()
         messages = [Message(role="user", content=item.question)]
@@ -123,8 +128,8 @@ class LocalTarget:
                 usage = ev
             elif isinstance(ev, Provenance):
                 reports.append(ev)
-        confidence = tracker.probability if tracker.n else None
-        return Response("".join(text), usage, nest_provenance(reports).get(0), confidence)
+        probability, tail = (tracker.probability, tracker.tail) if tracker.n else (None, None)
+        return Response("".join(text), usage, nest_provenance(reports).get(0), probability, tail)
 
     async def aclose(self) -> None:
         await self.assistant.aclose()
@@ -230,6 +235,7 @@ async def run(
                     ponder=response.ponder,
                     text=response.text,
                     token_confidence=response.token_confidence,
+                    tail_confidence=response.tail_confidence,
                 )
             )
             advance()

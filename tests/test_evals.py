@@ -75,6 +75,7 @@ async def test_runs_resume_where_they_stopped(tmp_path: Path) -> None:
     store = Store(tmp_path / "r" / "results.jsonl")
     await run(target, parse_settings("instant"), [NUM, Item("9", "q", "8", "number"), MC], store)
     assert [r.correct for r in store.results] == [True, False, True]
+    assert all(r.token_confidence == pytest.approx(0.7788, abs=1e-3) for r in store.results)  # the fake's -0.25
     again = Store(tmp_path / "r" / "results.jsonl")
     await run(target, parse_settings("instant"), [NUM, MC], again)  # nothing new to run
     assert len(again.results) == 3 and len((tmp_path / "r" / "results.jsonl").read_text().splitlines()) == 3
@@ -88,18 +89,21 @@ async def test_runs_resume_where_they_stopped(tmp_path: Path) -> None:
 def test_ponder_eval_end_to_end(tmp_path: Path) -> None:
     from ponder.cli.main import cli
 
-    args = ["eval", "gsm8k", "--limit", "2", "--modes", "instant,contemplate:agents=2,agent_budget=32,warmup=8"]
+    full = "contemplate:agents=2,agent_budget=32,warmup=8,early_stop=false,record=true"
+    args = ["eval", "gsm8k", "--limit", "2", "--modes", f"instant,{full}"]
     args += ["--model", "smollm2-135m", "--engine-context", "1024", "--max-tokens", "48", "--out", str(tmp_path)]
     first = CliRunner().invoke(cli, args)
     assert first.exit_code == 0, first.output
     rows = [json.loads(line) for line in (tmp_path / "results.jsonl").read_text().splitlines()]
-    assert len(rows) == 4 and {r["setting"] for r in rows} == {
-        "instant",
-        "contemplate:agents=2,agent_budget=32,warmup=8",
-    }
+    assert len(rows) == 4 and {r["setting"] for r in rows} == {"instant", full}
     assert all(r["completion_tokens"] > 0 for r in rows)
     summary = json.loads((tmp_path / "report.json").read_text())
-    assert summary["contemplate:agents=2,agent_budget=32,warmup=8"]["items"] == 2
+    assert summary[full]["items"] == 2 and "plain_majority_vote" in summary[full]
+    replayed = CliRunner().invoke(cli, [*args, "--report-only", "--replay", "contemplate:agents=2,warmup=8"])
+    assert replayed.exit_code == 0, replayed.output
+    summary = json.loads((tmp_path / "report.json").read_text())
+    again_rule = summary["contemplate:agents=2,warmup=8 (replayed)"]
+    assert again_rule["items"] == 2 and again_rule["tokens_per_answer"] <= summary[full]["tokens_per_answer"]
     assert "| instant | 2 |" in (tmp_path / "report.md").read_text()
     again = CliRunner().invoke(cli, args)
     assert again.exit_code == 0 and len((tmp_path / "results.jsonl").read_text().splitlines()) == 4

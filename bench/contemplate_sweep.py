@@ -36,6 +36,8 @@ def figures(rows: list[Result]) -> dict[str, float]:
         "items": len(rows),
         "accuracy": statistics.fmean(r.correct for r in rows) if rows else 0.0,
         "tokens": statistics.fmean(r.completion_tokens for r in rows) if rows else 0.0,
+        # Items whose replay ended without a vote: they keep the full run's answer (a replay cannot synthesise).
+        "kept_full_answer": sum(1 for r in rows if (r.ponder or {}).get("synthesised")),
     }
 
 
@@ -97,7 +99,8 @@ def main() -> None:
     for half in halves:
         print(f"\n{half} half ({len(halves[half])} items)")
         for name, f in out[half].items():
-            print(f"  {name:14s} accuracy {f['accuracy'] * 100:5.1f}%  tokens/answer {f['tokens']:6.0f}")
+            kept = f" (kept the full run's answer on {f['kept_full_answer']})" if f["kept_full_answer"] else ""
+            print(f"  {name:14s} accuracy {f['accuracy'] * 100:5.1f}%  tokens/answer {f['tokens']:6.0f}{kept}")
     print(f"\nchosen stopping rule: {best}\nchosen auto thresholds: {out['auto_thresholds']}")
     RESULTS.mkdir(exist_ok=True)
     (RESULTS / "sweep.json").write_text(json.dumps({**out, "grid": tried, "auto_grid": auto_tried}, indent=2))

@@ -12,6 +12,8 @@ from collections.abc import AsyncGenerator
 from contextlib import aclosing
 from dataclasses import replace
 
+from pydantic import BaseModel
+
 from ponder.config import AutoSettings, ContemplateSettings, ReasoningSettings
 from ponder.modes.base import Mode, RunRequest
 from ponder.modes.contemplate import ContemplateMode
@@ -63,9 +65,8 @@ class AutoMode:
                 yield event
             yield probe_usage
             return
-        fields = (
-            ContemplateSettings.model_fields if isinstance(chosen, ContemplateMode) else ReasoningSettings.model_fields
-        )
+        sections: dict[str, type[BaseModel]] = {"contemplate": ContemplateSettings, "reasoning": ReasoningSettings}
+        fields = {f for name in chosen.sections for f in sections[name].model_fields}
         options = {k: v for k, v in request.options.items() if k in fields}
         async with aclosing(chosen.run(replace(request, options=options))) as events:
             async for event in events:

@@ -35,6 +35,21 @@ class RunRequest:
     """The guard, for text a mode keeps to itself (an agent's draft): True when the text may be used."""
 
 
+def instructed(request: RunRequest) -> list[Message]:
+    """The conversation with the thinking instruction first, unless it has a system message of its own.
+
+    Without it the coder models answer a finished trace with a program instead of the result (GSM8K:
+    0/5 of the items thinking failed became 4/5). Thinking mode and contemplate's agents both use it.
+    """
+    from ponder.config import ReasoningSettings
+
+    messages = list(request.messages)
+    if messages and messages[0].role not in ("system", "developer"):
+        default = ReasoningSettings.model_fields["instruction"].default
+        messages.insert(0, Message(role="system", content=request.options.get("instruction", default)))
+    return messages
+
+
 class Mode(Protocol):
     name: str
     sections: tuple[str, ...]

@@ -22,7 +22,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
 from ponder.config import ContemplateSettings
-from ponder.modes.base import RunRequest
+from ponder.modes.base import RunRequest, instructed
 from ponder.modes.instant import InstantMode
 from ponder.reasoning.answers import NONE, Answer, extract
 from ponder.reasoning.confidence import Tracker, platt
@@ -180,10 +180,11 @@ def provenance(agents: list[Agent], vote: Vote, opts: ContemplateSettings, absta
 
 class ContemplateMode:
     name = "contemplate"
-    sections: tuple[str, ...] = ("contemplate",)
+    sections: tuple[str, ...] = ("contemplate", "reasoning")  # reasoning: the agents' instruction
 
     async def run(self, request: RunRequest) -> AsyncGenerator[Event, None]:
-        opts = ContemplateSettings.model_validate(request.options)  # checked by the Assistant
+        fields = ContemplateSettings.model_fields
+        opts = ContemplateSettings.model_validate({k: v for k, v in request.options.items() if k in fields})
         agents = [
             Agent(
                 i,
@@ -283,7 +284,7 @@ class ContemplateMode:
         updates: asyncio.Queue[bool],
     ) -> None:
         template = request.template
-        prompt = template.render(request.messages, assistant_prefix=f"{OPEN}\n{me.approach}\n")
+        prompt = template.render(instructed(request), assistant_prefix=f"{OPEN}\n{me.approach}\n")
         base = request.params
         params = base.model_copy(
             update={

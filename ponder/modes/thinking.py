@@ -17,16 +17,13 @@ from __future__ import annotations
 from collections.abc import AsyncGenerator
 from contextlib import aclosing
 
-from ponder.config import ReasoningSettings
 from ponder.errors import BackendError
-from ponder.modes.base import RunRequest
+from ponder.modes.base import RunRequest, instructed
 from ponder.reasoning.tags import CLOSE, OPEN, ThinkParser
-from ponder.types import Chunk, Completion, Done, Event, Message, ReasoningDelta, TextDelta, Usage
+from ponder.types import Chunk, Completion, Done, Event, ReasoningDelta, TextDelta, Usage
 
 NUDGE = "Let me think this through."
 """Where a trace continues when the model closed it before thinking at all."""
-DEFAULT_INSTRUCTION = ReasoningSettings.model_fields["instruction"].default
-"""Used when the mode runs outside an `Assistant`, which otherwise passes the configured one."""
 
 
 class ThinkingMode:
@@ -35,13 +32,7 @@ class ThinkingMode:
 
     async def run(self, request: RunRequest) -> AsyncGenerator[Event, None]:
         backend, template, index = request.backend, request.template, request.index
-        messages = list(request.messages)
-        if messages and messages[0].role not in ("system", "developer"):
-            # Without it, the coder models answer a finished trace with a program instead of the result
-            # (GSM8K: 0/5 of the items that failed became 4/5). A conversation's own system message wins.
-            instruction = request.options.get("instruction", DEFAULT_INSTRUCTION)
-            messages.insert(0, Message(role="system", content=instruction))
-        prompt = template.render(messages, assistant_prefix=OPEN + "\n")
+        prompt = template.render(instructed(request), assistant_prefix=OPEN + "\n")
         thought, spent, first = "", 0, None
         budget = request.thinking_budget
         for opener in ("", NUDGE):

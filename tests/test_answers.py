@@ -54,6 +54,8 @@ def lp(chosen: float, *alts: float) -> TokenLogprob:
 
 def test_token_confidence_is_high_when_peaked() -> None:
     assert token_confidence(lp(-0.01, -9.0, -10.0)) > token_confidence(lp(-1.0, -1.2, -1.5))
+    # Without alternatives, only the chosen token's probability: a likelier token is still the surer one.
+    assert token_confidence(TokenLogprob("x", -0.01)) > token_confidence(TokenLogprob("x", -2.0)) > 0
 
 
 def test_tracker_finds_the_weak_stretch_and_the_tail() -> None:

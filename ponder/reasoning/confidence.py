@@ -18,9 +18,14 @@ from ponder.types import TokenLogprob
 
 
 def token_confidence(lp: TokenLogprob) -> float:
+    """DeepConf's token confidence from the top-k alternatives; high when the distribution is peaked.
+
+    Without alternatives only the chosen token's probability p is known: -log(1 - p) grows with p as
+    the top-k form does (on another scale), where the plain surprise -log p would run backwards.
+    """
     if lp.top:
         return -sum(t.logprob for t in lp.top) / len(lp.top)
-    return -lp.logprob
+    return -math.log(max(1e-9, -math.expm1(lp.logprob)))
 
 
 @dataclass

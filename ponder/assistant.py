@@ -20,6 +20,7 @@ from ponder.config import Effort, Settings
 from ponder.errors import BadRequest, UnknownPlugin, first_problem
 from ponder.guard.policy import Screen
 from ponder.guard.stream import guarded
+from ponder.media import perceive
 from ponder.models import model_names, resolve
 from ponder.models.templates import ChatTemplate
 from ponder.modes.base import RunRequest, collect_usage, get_mode, modes, run_choices
@@ -160,6 +161,8 @@ class Assistant:
         """
         if not messages:
             raise BadRequest("messages must contain at least one message", param="messages")
+        if any(m.media for m in messages):
+            messages = await perceive(messages, self.settings)
         backend = await self.backend(plan.model)
         template = resolve(self.settings, plan.model).template
         mode = get_mode(plan.mode)

@@ -16,13 +16,45 @@ Role = Literal["system", "user", "assistant", "tool", "developer"]
 FinishReason = Literal["stop", "length", "cancelled"]
 
 
+class ToolCall(BaseModel):
+    """A function call the assistant made (OpenAI's `tool_calls[i]`): `arguments` is JSON text."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    id: str
+    name: str
+    arguments: str = "{}"
+
+
+class Media(BaseModel):
+    """An image or a sound attached to a turn, as the client sent it (bytes not yet validated).
+
+    `ponder.media.perceive` validates it and turns it into text evidence the language model reads;
+    a model with native vision or hearing may read the bytes instead.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    kind: Literal["image", "audio"]
+    data: bytes
+    format: str | None = None
+    """What the client said it is (a MIME type for images, `wav`/`mp3`… for audio); the bytes decide."""
+    detail: str | None = None
+
+
 class Message(BaseModel):
-    """One chat turn. `content` is plain text in this release; media parts arrive with issue 6."""
+    """One chat turn: its text, plus the tool calls, tool result id and media the turn carries."""
 
     model_config = ConfigDict(extra="ignore")
 
     role: Role
     content: str
+    name: str | None = None
+    tool_calls: list[ToolCall] = Field(default_factory=list)
+    """Calls the assistant made in this turn (role `assistant`)."""
+    tool_call_id: str | None = None
+    """The call this turn answers (role `tool`)."""
+    media: list[Media] = Field(default_factory=list)
 
 
 class SamplingParams(BaseModel):

@@ -6,12 +6,15 @@ ignored, so existing clients work unchanged; ponder's own extensions are `mode` 
 
 from __future__ import annotations
 
-from typing import Any, Literal
+import base64
+import binascii
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from ponder.config import Effort
-from ponder.types import Message, Role
+from ponder.errors import BadRequest
+from ponder.types import Media, Message, Role, ToolCall
 
 
 class TextPart(BaseModel):
@@ -19,18 +22,98 @@ class TextPart(BaseModel):
     text: str
 
 
+class ImageURL(BaseModel):
+    url: str
+    detail: str | None = None
+
+
+class ImagePart(BaseModel):
+    type: Literal["image_url"]
+    image_url: ImageURL
+
+
+class InputAudio(BaseModel):
+    data: str = Field(..., description="Base64-encoded audio.")
+    format: str | None = None
+
+
+class AudioPart(BaseModel):
+    type: Literal["input_audio"]
+    input_audio: InputAudio
+
+
+ContentPart = Annotated[TextPart | ImagePart | AudioPart, Field(discriminator="type")]
+
+
+class ToolCallFunction(BaseModel):
+    name: str
+    arguments: str = "{}"
+
+
+class ToolCallIn(BaseModel):
+    """An assistant turn's earlier call, sent back by the client (OpenAI's `tool_calls[i]`)."""
+
+    id: str
+    type: Literal["function"] = "function"
+    function: ToolCallFunction
+
+
+def _b64(data: str, what: str) -> bytes:
+    try:
+        return base64.b64decode(data, validate=True)
+    except (binascii.Error, ValueError):
+        raise BadRequest(f"{what} is not valid base64", param="messages") from None
+
+
+def _image(part: ImagePart) -> Media:
+    url = part.image_url.url
+    if url.startswith("data:"):
+        header, sep, payload = url.partition(",")
+        if not sep or not header.endswith(";base64"):
+            raise BadRequest("image_url data URLs must be base64: data:image/png;base64,…", param="messages")
+        return Media(
+            kind="image",
+            data=_b64(payload, "image_url data"),
+            format=header[5:-7] or None,
+            detail=part.image_url.detail,
+        )
+    if url.startswith(("http://", "https://")):
+        # Fetched later, and only where the operator allows it; the URL travels as the payload.
+        return Media(kind="image", data=url.encode(), format="url", detail=part.image_url.detail)
+    raise BadRequest(
+        "image_url.url must be a data: URL (or http(s) where the server allows fetching)", param="messages"
+    )
+
+
 class ChatMessage(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
     role: Role
-    content: str | list[TextPart] | None = None
+    content: str | list[ContentPart] | None = None
     name: str | None = None
+    tool_calls: list[ToolCallIn] | None = None
+    tool_call_id: str | None = None
 
     def to_message(self) -> Message:
-        content = self.content
+        content, media = self.content, []
         if isinstance(content, list):
-            content = "".join(p.text for p in content)
-        return Message(role=self.role, content=content or "")
+            media = [
+                _image(p)
+                if isinstance(p, ImagePart)
+                else Media(kind="audio", data=_b64(p.input_audio.data, "input_audio.data"), format=p.input_audio.format)
+                for p in content
+                if not isinstance(p, TextPart)
+            ]
+            content = "".join(p.text for p in content if isinstance(p, TextPart))
+        calls = [ToolCall(id=c.id, name=c.function.name, arguments=c.function.arguments) for c in self.tool_calls or []]
+        return Message(
+            role=self.role,
+            content=content or "",
+            name=self.name,
+            tool_calls=calls,
+            tool_call_id=self.tool_call_id,
+            media=media,
+        )
 
 
 class StreamOptions(BaseModel):

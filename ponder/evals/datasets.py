@@ -96,11 +96,19 @@ def gsm_symbolic(size: int = 200, seed: int = 0) -> list[Item]:
     ]
 
 
+def multistep() -> list[Item]:
+    """Questions written for ponder that need exact arithmetic, units or code: tools against no tools."""
+    path = Path(__file__).parent / "data" / "multistep.jsonl"
+    rows = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    return [Item(r["id"], r["question"] + NUMBER_INSTRUCTION, r["answer"], "number") for r in rows]
+
+
 DATASETS: dict[str, Callable[[], list[Item]]] = {
     "gsm8k": gsm8k,
     "math500": math500,
     "medqa": medqa,
     "gsm_symbolic": gsm_symbolic,
+    "multistep": multistep,
 }
 
 

@@ -1,0 +1,211 @@
+"""The tool loop: a model that calls tools, reads what they return, and answers when it is done.
+
+This is what "server-side tools" means: ponder runs the calls itself instead of handing them to
+the client. Each turn goes through `CallingMode`, so the model's calls are parsed leniently and
+validated against the tools' schemas before anything runs; the tools run through `ToolBox`, so
+every mistake the model makes (unknown tool, bad arguments, a failing computation, a timeout)
+comes back to it as an observation it can correct. The guard reads every call before it runs and
+every result before the model sees it (results come from outside: injected instructions are caught
+there). Limits come from a shared `Budget`: when a limit is reached, the model gets one last turn
+without tools to answer from what it has.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncGenerator, Sequence
+from contextlib import aclosing
+from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING, Any
+
+from ponder.agents.budget import Budget, Exhausted
+from ponder.calls.mode import CallingMode
+from ponder.calls.spec import CallPolicy, FunctionSpec, function
+from ponder.modes.base import Mode, RunRequest
+from ponder.modes.instant import InstantMode
+from ponder.types import AgentStep, Done, Event, Message, TextDelta, ToolCall, ToolCallDelta, Usage
+
+if TYPE_CHECKING:
+    from ponder.tools.box import ToolBox
+
+SHOWN = 400
+"""Characters of an observation kept in the provenance and progress (the model sees it whole)."""
+BLOCKED_CALL = "This call was not run: the safety policy does not allow it."
+WITHHELD = "The tool's output was withheld: the safety policy flagged it (for example, instructions hidden in it)."
+
+
+@dataclass
+class Step:
+    """One tool call an agent made, and what came back."""
+
+    tool: str
+    arguments: str
+    ok: bool
+    observation: str
+    seconds: float
+
+    def report(self) -> dict[str, Any]:
+        return {
+            "tool": self.tool,
+            "arguments": self.arguments,
+            "ok": self.ok,
+            "observation": self.observation[:SHOWN],
+            "seconds": round(self.seconds, 3),
+        }
+
+
+@dataclass
+class Outcome:
+    """What one agent did: its calls, its answer, what it spent, and why it stopped if it was cut short."""
+
+    agent: str
+    task: str = ""
+    answer: str = ""
+    steps: list[Step] = field(default_factory=list)
+    turns: int = 0
+    tokens: int = 0
+    prompt_tokens: int = 0
+    stopped: Exhausted | None = None
+
+    def report(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"agent": self.agent}
+        if self.task:
+            out["task"] = self.task
+        return out | {
+            "steps": [s.report() for s in self.steps],
+            "answer": self.answer,
+            "turns": self.turns,
+            "tokens": self.tokens,
+            "stopped": self.stopped,
+        }
+
+
+@dataclass
+class Turn:
+    text: str = ""
+    calls: list[ToolCall] = field(default_factory=list)
+    usage: Usage = field(default_factory=Usage)
+    finish: str = "stop"
+
+
+def specs(box: ToolBox, names: Sequence[str] | None) -> tuple[FunctionSpec, ...]:
+    """The box's tools (or the named ones) as function specs for the call machinery."""
+    # A request's own `delegate` tool comes with delegation, whichever tools the request names.
+    chosen = box.names() if names is None else [*names, "delegate"]
+    out = []
+    for spec in box.specs():
+        fn = spec["function"]
+        if fn["name"] in chosen:
+            out.append(function(fn["name"], fn.get("description"), fn.get("parameters"), where="tools"))
+    return tuple(out)
+
+
+class ToolLoop:
+    """Runs one agent to an answer with the tools of `box`, drawing on `budget`."""
+
+    def __init__(
+        self,
+        box: ToolBox,
+        budget: Budget,
+        *,
+        name: str = "agent",
+        tools: Sequence[str] | None = None,
+        max_steps: int = 5,
+        step_tokens: int = 512,
+        inner: Mode | None = None,
+    ) -> None:
+        self.box = box
+        self.budget = budget
+        self.name = name
+        self.functions = specs(box, tools)
+        self.max_steps = max_steps
+        self.step_tokens = step_tokens
+        self.inner: Mode = inner or InstantMode()
+
+    async def run(self, request: RunRequest, outcome: Outcome) -> AsyncGenerator[Event, None]:
+        """Yield an `AgentStep` per call and one for the answer; the answer itself lands in `outcome`."""
+        convo = list(request.messages)
+        while True:
+            why = self._limit(outcome)
+            turn = await self._turn(request, convo, outcome, tools=why is None)
+            if turn is None:  # out of time or tokens before the model could answer
+                outcome.stopped = outcome.stopped or self.budget.exhausted() or "time"
+                break
+            if why is not None:
+                outcome.stopped = why
+            if not turn.calls or why is not None:
+                outcome.answer = turn.text.strip()
+                break
+            self.budget.steps_used += 1
+            convo.append(Message(role="assistant", content=turn.text, tool_calls=turn.calls))
+            steps = await asyncio.gather(*(self._call(request, c) for c in turn.calls))
+            for call, step in zip(turn.calls, steps, strict=True):
+                outcome.steps.append(step)
+                convo.append(Message(role="tool", content=step.observation, tool_call_id=call.id, name=call.name))
+                yield AgentStep(
+                    self.name, "call", f"{call.name}({call.arguments})", call.name, step.ok,
+                    step.observation[:SHOWN], request.index,
+                )  # fmt: skip
+        if not outcome.answer:
+            outcome.answer = _fallback(outcome)
+        yield AgentStep(self.name, "answer", outcome.answer[:SHOWN], index=request.index)
+
+    def _limit(self, outcome: Outcome) -> Exhausted | None:
+        """Why this agent may not call tools any more: the tree's budget, or its own step limit."""
+        if outcome.turns >= self.max_steps:
+            return "steps"
+        return self.budget.exhausted()
+
+    async def _turn(self, request: RunRequest, convo: list[Message], outcome: Outcome, tools: bool) -> Turn | None:
+        room = min(self.step_tokens, self.budget.tokens_left)
+        seconds = self.budget.seconds_left
+        if room <= 0 or seconds <= 0:
+            return None
+        policy = CallPolicy(self.functions, "auto" if tools and self.functions else "none")
+        params = request.params.model_copy(update={"max_tokens": room})
+        sub = replace(request, messages=convo, params=params)
+        turn = Turn()
+        calls: dict[int, dict[str, str]] = {}
+        try:
+            async with asyncio.timeout(seconds):
+                async with aclosing(CallingMode(self.inner, policy).run(sub)) as events:
+                    async for ev in events:
+                        if isinstance(ev, TextDelta):
+                            turn.text += ev.text
+                        elif isinstance(ev, ToolCallDelta):
+                            piece = calls.setdefault(ev.call_index, {"id": "", "name": "", "arguments": ""})
+                            piece["id"] = ev.id or piece["id"]
+                            piece["name"] = ev.name or piece["name"]
+                            piece["arguments"] += ev.arguments
+                        elif isinstance(ev, Usage):
+                            turn.usage = ev
+                        elif isinstance(ev, Done):
+                            turn.finish = ev.finish_reason
+        except TimeoutError:
+            outcome.stopped = "time"
+            return None
+        finally:
+            outcome.turns += 1
+            outcome.tokens += turn.usage.completion_tokens
+            outcome.prompt_tokens = max(outcome.prompt_tokens, turn.usage.prompt_tokens)
+            self.budget.spend(turn.usage.completion_tokens)
+        turn.calls = [ToolCall(**calls[i]) for i in sorted(calls)]
+        return turn
+
+    async def _call(self, request: RunRequest, call: ToolCall) -> Step:
+        if request.screen is not None and not await request.screen(f"{call.name}({call.arguments})", "tool_call"):
+            return Step(call.name, call.arguments, False, BLOCKED_CALL, 0.0)
+        seen = await self.box.call(call.name, call.arguments, timeout=max(self.budget.seconds_left, 0.1))
+        content = seen.content
+        if request.screen is not None and not await request.screen(content, "tool_result"):
+            content = WITHHELD
+        return Step(call.name, call.arguments, seen.ok, content, seen.seconds)
+
+
+def _fallback(outcome: Outcome) -> str:
+    """An agent cut off before it could answer still reports what its tools found."""
+    found = [s for s in outcome.steps if s.ok]
+    if not found:
+        return f"(no answer: the {outcome.stopped or 'budget'} limit was reached first)"
+    last = found[-1]
+    return f"(cut off by the {outcome.stopped or 'budget'} limit; last result of {last.tool}: {last.observation[:SHOWN]})"

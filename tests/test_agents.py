@@ -1,0 +1,201 @@
+"""The tool loop and orchestration on scripted models: calls run, errors come back, budgets hold, agents overlap."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncGenerator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+
+from ponder.assistant import Assistant
+from ponder.backends.fake import FakeBackend
+from ponder.config import ModelEntry, Settings
+from ponder.errors import BadRequest
+from ponder.server.app import create_app
+from ponder.types import AgentStep, BackendItem, Event, Message, Provenance, SamplingParams, TextDelta, Usage
+
+ASK = [Message(role="user", content="What is 12 * 34, and what is 2 ** 10?")]
+
+
+def call(name: str, **arguments: Any) -> str:
+    return "<tool_call>" + json.dumps({"name": name, "arguments": arguments}) + "</tool_call>"
+
+
+def settings(tmp_path: Path, scripts: list[Any], **agents: Any) -> Settings:
+    return Settings(
+        model="fake",
+        guard={"enabled": False},
+        cache_dir=tmp_path,
+        models=[ModelEntry(name="fake", backend="fake", template="qwen", context=8192, options={"scripts": scripts})],
+        tools={"enabled": ["calculator", "convert_units"]},
+        agents=agents,
+    )
+
+
+async def run(tmp_path: Path, mode: str, scripts: list[Any], **options: Any) -> tuple[list[Event], FakeBackend]:
+    assistant = Assistant(settings(tmp_path, scripts))
+    backend = await assistant.backend("fake")
+    assert isinstance(backend, FakeBackend)
+    events = [e async for e in assistant.run(assistant.plan(f"ponder-{mode}"), ASK, SamplingParams(), 1, options)]
+    await assistant.aclose()
+    return events, backend
+
+
+def report(events: list[Event]) -> dict[str, Any]:
+    (prov,) = [e for e in events if isinstance(e, Provenance) and e.mode in ("agent", "agents")]
+    return dict(prov.report)
+
+
+def answer(events: list[Event]) -> str:
+    return "".join(e.text for e in events if isinstance(e, TextDelta))
+
+
+async def test_agent_runs_the_call_and_answers_from_the_observation(tmp_path: Path) -> None:
+    events, backend = await run(tmp_path, "agent", [call("calculator", expression="12*34"), "It is 408."])
+    assert answer(events) == "It is 408."
+    steps = report(events)["steps"]
+    assert [(s["tool"], s["ok"], s["observation"]) for s in steps] == [("calculator", True, "408")]
+    assert "408" in backend.prompts[1]  # the model read the tool's result before answering
+    assert [e.kind for e in events if isinstance(e, AgentStep)] == ["call", "answer"]
+
+
+async def test_a_tool_error_goes_back_to_the_model_as_an_observation(tmp_path: Path) -> None:
+    scripts = [call("calculator", expression="12 *"), call("calculator", expression="12*34"), "408."]
+    events, backend = await run(tmp_path, "agent", scripts)
+    first, second = report(events)["steps"]
+    assert not first["ok"] and second["ok"]
+    assert first["observation"] in backend.prompts[1]
+    assert answer(events) == "408."
+
+
+async def test_step_limit_ends_with_an_answer_without_tools(tmp_path: Path) -> None:
+    always = [call("calculator", expression=f"{i}+1") for i in range(5)]
+    events, backend = await run(tmp_path, "agent", [*always[:2], "Done: 2."], max_steps=2)
+    rep = report(events)
+    assert len(rep["steps"]) == 2 and rep["stopped"] == "steps"
+    assert answer(events) == "Done: 2."
+    assert "calculator" in backend.prompts[0] and "<tools>" not in backend.prompts[2]  # the last turn had none
+
+
+async def test_the_token_budget_holds_across_the_whole_tree(tmp_path: Path) -> None:
+    chatty = call("calculator", expression="1+1") + " " + "and more words " * 10
+    events, _ = await run(tmp_path, "agents", ['{"subtasks": ["a", "b"]}', *[chatty] * 20], token_budget=120)
+    rep = report(events)
+    (usage,) = [e for e in events if isinstance(e, Usage)]
+    assert usage.completion_tokens == rep["budget"]["tokens"] <= 120
+    assert all(a["stopped"] == "tokens" for a in rep["agents"])
+
+
+class Overlap(FakeBackend):
+    """Counts how many completions stream at the same moment."""
+
+    active = most = 0
+
+    async def stream(self, prompt: str, params: SamplingParams) -> AsyncGenerator[BackendItem, None]:
+        Overlap.active += 1
+        Overlap.most = max(Overlap.most, Overlap.active)
+        try:
+            async for item in super().stream(prompt, params):
+                yield item
+        finally:
+            Overlap.active -= 1
+
+
+async def test_sub_agents_work_at_the_same_time_and_the_synthesis_reads_them(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from ponder.backends.base import backends
+
+    monkeypatch.setitem(backends._items, "fake", Overlap)
+    scripts: list[Any] = [
+        '{"subtasks": ["Compute 12 * 34.", "Compute 2 ** 10."]}',
+        {"text": call("calculator", expression="12*34"), "logprob": -0.1},
+        {"text": call("calculator", expression="2**10"), "logprob": -0.1},
+        "The product is 408.",
+        "The power is 1024.",
+        "12 * 34 = 408 and 2 ** 10 = 1024.",
+    ]
+    assistant = Assistant(settings(tmp_path, scripts))
+    backend = await assistant.backend("fake")
+    backend.delay = 0.002  # type: ignore[attr-defined]
+    events = [e async for e in assistant.run(assistant.plan("ponder-agents"), ASK, SamplingParams(), 1)]
+    rep = report(events)
+    assert rep["plan"] == ["Compute 12 * 34.", "Compute 2 ** 10."]
+    assert sorted(s["observation"] for a in rep["agents"] for s in a["steps"]) == ["1024", "408"]
+    assert Overlap.most >= 2
+    synthesis = backend.prompts[-1]  # type: ignore[attr-defined]
+    assert "408" in synthesis and "1024" in synthesis
+    assert answer(events) == "12 * 34 = 408 and 2 ** 10 = 1024."
+    plan_steps = [e for e in events if isinstance(e, AgentStep) and e.kind == "plan"]
+    assert len(plan_steps) == 1
+
+
+async def test_a_plan_that_is_not_json_falls_back_to_one_agent_on_the_request(tmp_path: Path) -> None:
+    events, _ = await run(tmp_path, "agents", ["no plan here", "408 and 1024.", "Both: 408, 1024."])
+    rep = report(events)
+    assert rep["plan"] == [ASK[0].content]
+    assert answer(events) == "Both: 408, 1024."
+
+
+async def test_delegate_runs_a_sub_agent_within_the_same_budget(tmp_path: Path) -> None:
+    scripts = [
+        call("delegate", task="Compute 2 ** 10."),
+        call("calculator", expression="2**10"),
+        "1024",
+        "2 ** 10 is 1024.",
+    ]
+    events, _ = await run(tmp_path, "agent", scripts, delegate=True)
+    rep = report(events)
+    (step,) = rep["steps"]
+    assert (step["tool"], step["observation"]) == ("delegate", "1024")
+    assert rep["budget"]["steps"] == 2  # the sub-agent's call counts against the request's budget
+    assert answer(events) == "2 ** 10 is 1024."
+
+
+async def test_guard_withholds_a_flagged_tool_result(tmp_path: Path) -> None:
+    from dataclasses import replace
+
+    from ponder.agents.budget import Budget
+    from ponder.agents.loop import WITHHELD, Outcome, ToolLoop
+    from ponder.models.templates import get_template
+    from ponder.modes.base import RunRequest
+    from ponder.tools.box import ToolBox
+
+    async def screen(text: str, stage: str) -> bool:
+        return not (stage == "tool_result" and text == "408")
+
+    backend = FakeBackend().enqueue(call("calculator", expression="12*34"), "I could not read it.")
+    box = ToolBox(settings(tmp_path, []))
+    request = RunRequest(backend, get_template("qwen"), ASK, SamplingParams(), screen=screen)
+    outcome = Outcome("agent")
+    async for _ in ToolLoop(box, Budget(4, 1000, 60.0)).run(replace(request), outcome):
+        pass
+    assert outcome.steps[0].observation == WITHHELD
+    assert WITHHELD in backend.prompts[1] and "408" not in backend.prompts[1].split("<|im_start|>user")[-1]
+
+
+async def test_unknown_tool_option_is_a_400(tmp_path: Path) -> None:
+    with pytest.raises(BadRequest, match="unknown tool 'shell'"):
+        await run(tmp_path, "agent", ["x"], tools=["shell"])
+
+
+def test_api_returns_the_steps_in_the_ponder_field_and_streams_them(tmp_path: Path) -> None:
+    scripts = [call("calculator", expression="12*34"), "It is 408."] * 2
+    with TestClient(create_app(settings(tmp_path, scripts))) as client:
+        body = client.post("/v1/chat/completions", json={"model": "ponder-agent", "messages": [ASK[0].model_dump()]})
+        assert body.status_code == 200, body.text
+        data = body.json()
+        assert data["choices"][0]["message"]["content"] == "It is 408."
+        assert data["ponder"]["steps"][0]["tool"] == "calculator"
+        streamed = client.post(
+            "/v1/chat/completions",
+            json={"model": "ponder-agent", "stream": True, "messages": [ASK[0].model_dump()]},
+        )
+        chunks = [json.loads(x[6:]) for x in streamed.text.splitlines() if x.startswith("data: {")]
+        steps = [c["ponder"]["step"] for c in chunks if "step" in c.get("ponder", {})]
+        assert [s["kind"] for s in steps] == ["call", "answer"]
+        text = "".join(c["choices"][0]["delta"].get("content") or "" for c in chunks if c["choices"])
+        assert text == "It is 408."

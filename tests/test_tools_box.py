@@ -156,3 +156,10 @@ def test_offering_tools_loads_no_model(tmp_path: Path) -> None:
     )
     loaded = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert loaded.strip() == "[]"
+
+
+async def test_a_tool_call_is_answered_with_a_tool_turn(box: ToolBox) -> None:
+    from ponder.types import ToolCall
+
+    turn = await box.run(ToolCall(id="call_1", name="divide", arguments='{"a": 1, "b": 8}'))
+    assert (turn.role, turn.tool_call_id, turn.name, turn.content) == ("tool", "call_1", "divide", "0.125")

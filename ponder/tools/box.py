@@ -5,6 +5,8 @@ servers), it offers the tools' OpenAI specs and runs a call given as the model w
 a JSON string. Everything the model can get wrong (an unknown tool, broken JSON, arguments that do
 not fit the schema, a failing computation, a timeout) comes back as an `Observation` with
 `ok=False` and a message the model can act on; a bug in ponder or in a plugin is raised.
+`run(ToolCall)` answers one of an assistant turn's `tool_calls` with the `role: tool` message the
+next request carries.
 
 MCP servers run while the box is open: `async with ToolBox(settings) as box: ...`. Without MCP
 servers the box may be used without entering it.
@@ -23,6 +25,7 @@ from typing import TYPE_CHECKING, Any
 
 from ponder.errors import BadRequest, ToolError
 from ponder.tools.base import Configurable, Tool, tools
+from ponder.types import Message, ToolCall
 
 if TYPE_CHECKING:
     from ponder.config import Settings
@@ -39,6 +42,10 @@ class Observation:
     content: str
     seconds: float
 
+    def message(self, call_id: str) -> Message:
+        """The `role: tool` turn that hands this observation back to the model."""
+        return Message(role="tool", content=self.content, tool_call_id=call_id, name=self.tool)
+
 
 class ToolBox:
     def __init__(self, settings: Settings, extra: Iterable[Tool] = ()) -> None:
@@ -52,6 +59,8 @@ class ToolBox:
         for t in extra:
             self.add(t)
         self._servers: list[McpServer] = []
+        self._served: list[str] = []
+        """Names of the tools the MCP servers brought, removed when they stop."""
 
     def add(self, tool: Tool) -> None:
         """Offer one more tool (a plugin's, or a sub-agent wrapped as a tool)."""
@@ -73,6 +82,7 @@ class ToolBox:
         for listed in started:
             for t in [] if isinstance(listed, BaseException) else listed:
                 self.add(t)
+                self._served.append(t.name)
         return self
 
     async def __aexit__(
@@ -83,8 +93,9 @@ class ToolBox:
     async def aclose(self) -> None:
         servers, self._servers = self._servers, []
         await asyncio.gather(*(s.close() for s in servers))
-        for name in [n for n, t in self._tools.items() if getattr(t, "server", None) in servers]:
-            del self._tools[name]
+        for name in self._served:
+            self._tools.pop(name, None)
+        self._served = []
 
     def names(self) -> list[str]:
         return list(self._tools)
@@ -123,6 +134,12 @@ class ToolBox:
                 return seen(False, f"{name} did not finish within {limit:g} s and was stopped")
             return seen(False, f"{name} timed out: {exc}")
         return seen(True, content)
+
+
+    async def run(self, call: ToolCall, timeout: float | None = None) -> Message:
+        """Answer one of the assistant's `tool_calls` with the `role: tool` turn for the next request."""
+        observation = await self.call(call.name, call.arguments, timeout)
+        return observation.message(call.id)
 
 
 def _arguments(name: str, arguments_json: str) -> dict[str, Any]:

@@ -37,8 +37,8 @@ class FunctionTool:
         self.description = description or " ".join(text.split("\n\n", 1)[0].split())
         if not self.description:
             raise TypeError(f"tool {self.name!r} needs a description: give its function a docstring")
-        self.arguments = _arguments_model(fn, self.name, {p.arg_name: p.description or "" for p in doc.params})
-        self.parameters = plain_schema(self.arguments.model_json_schema())
+        self.arguments_model = _arguments_model(fn, self.name, {p.arg_name: p.description or "" for p in doc.params})
+        self.parameters = plain_schema(self.arguments_model.model_json_schema())
 
     def spec(self) -> dict[str, Any]:
         return openai_spec(self.name, self.description, self.parameters)
@@ -46,7 +46,7 @@ class FunctionTool:
     def validate(self, arguments: dict[str, Any]) -> dict[str, Any]:
         """The arguments as the function's declared types; `ToolError` naming every problem otherwise."""
         try:
-            parsed = self.arguments.model_validate(arguments)
+            parsed = self.arguments_model.model_validate(arguments)
         except ValidationError as exc:
             problems = "; ".join(
                 f"{'.'.join(str(p) for p in e['loc']) or 'arguments'}: {e['msg']}" for e in exc.errors()

@@ -197,17 +197,16 @@ def _embedder() -> Embedder:
 
 
 def _embed(texts: list[str]) -> npt.NDArray[np.float32]:
-    """One normalised row per text (the mean of its windows, for a text longer than the model reads)."""
+    """One normalised row per text: the mean of its windows' embeddings.
+
+    Texts are embedded one at a time: batching pads every text to the longest, which costs more than
+    it saves on a CPU already shared with the language model.
+    """
     embedder = _embedder()
     out = np.zeros((len(texts), 384), np.float32)
-    for start in range(0, len(texts), 32):
-        windows = [embedder.windows(t) for t in texts[start : start + 32]]
-        flat = embedder.embed_ids([w for ws in windows for w in ws])
-        row = 0
-        for j, ws in enumerate(windows):
-            v = flat[row : row + len(ws)].mean(0)
-            out[start + j] = v / max(float(np.linalg.norm(v)), 1e-9)
-            row += len(ws)
+    for i, text in enumerate(texts):
+        v = embedder.embed(text).mean(0)
+        out[i] = v / max(float(np.linalg.norm(v)), 1e-9)
     return out
 
 

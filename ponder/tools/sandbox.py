@@ -1,7 +1,7 @@
 """`python`: run the model's code in a separate, limited, throwaway process and return what it printed.
 
-Each run gets a fresh temporary folder (deleted afterwards) and a new interpreter (`python -I`: no
-user site, no PYTHON* variables, a bare environment) in its own process group, which is killed
+Each run gets a fresh temporary folder (deleted afterwards) and a new interpreter (`python -I -B`: no
+user site, no PYTHON* variables, no bytecode writes, a bare environment) in its own process group, which is killed
 outright on the wall-clock timeout or when the output passes its byte limit. Inside, the child
 (`sandbox_child.py`) sets kernel resource limits on itself and installs an audit hook before the
 code runs. Where the kernel allows unprivileged user namespaces, the child also starts in an empty
@@ -68,13 +68,14 @@ async def run_python(code: str, limits: Limits) -> str:
     folder = tempfile.mkdtemp(prefix="ponder-sandbox-")
     try:
         Path(folder, "main.py").write_text(code, encoding="utf-8")
-        prefix = ["unshare", "-rn"] if limits.network_namespace and network_namespace_available() else []
+        isolated = limits.network_namespace and await asyncio.to_thread(network_namespace_available)
+        prefix = ["unshare", "-rn"] if isolated else []
         child_limits = {"cpu_seconds": limits.cpu_seconds, "memory_mb": limits.memory_mb}
         child_limits["file_bytes"] = limits.file_bytes
         env = {"PATH": "/usr/bin:/bin", "HOME": folder, "TMPDIR": folder, "LANG": "C.UTF-8"}
         env |= {k: "1" for k in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")}
         proc = await asyncio.create_subprocess_exec(
-            *prefix, sys.executable, "-I", str(CHILD), folder, json.dumps(child_limits),
+            *prefix, sys.executable, "-I", "-B", str(CHILD), folder, json.dumps(child_limits),
             stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
             cwd=folder, env=env, start_new_session=True,
         )  # fmt: skip

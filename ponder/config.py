@@ -164,6 +164,33 @@ class ModelEntry(_Section):
         return self
 
 
+class McpServerEntry(_Section):
+    """A stdio MCP server whose tools ponder offers as `NAME__TOOL`."""
+
+    name: str = Field(pattern=r"^[A-Za-z0-9_-]{1,32}$", description="Prefix of its tools' names.")
+    command: str = Field(description="Program that speaks MCP on stdin/stdout, e.g. `uvx` or `python`.")
+    args: list[str] = Field(default_factory=list)
+    env: dict[str, str] = Field(default_factory=dict, description="Extra environment for the server.")
+
+
+class ToolSettings(_Section):
+    """Tools the model may call: which built-ins, the sandbox's limits, the documents folder, MCP servers."""
+
+    enabled: list[str] = Field(
+        default_factory=lambda: ["calculator", "python", "search_documents", "convert_units", "datetime"],
+        description="Tools offered to the model (built-in or plugin names); MCP servers' tools come on top.",
+    )
+    documents: Path | None = Field(None, description="Folder of your own text/markdown files for search_documents.")
+    timeout: float = Field(10.0, gt=0, description="Wall-clock seconds one tool call may take.")
+    cpu_seconds: int = Field(5, ge=1, description="CPU seconds a sandboxed Python run may use.")
+    memory_mb: int = Field(512, ge=64, description="Address space of a sandboxed Python run, in MB.")
+    output_bytes: int = Field(16_000, ge=256, description="Output kept from a sandboxed run; it is stopped beyond.")
+    network_namespace: bool = Field(
+        True, description="Run the sandbox in an empty network namespace (`unshare -rn`) where the kernel allows."
+    )
+    mcp_servers: list[McpServerEntry] = Field(default_factory=list, description="Stdio MCP servers (config file).")
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="PONDER_", env_nested_delimiter="__", extra="forbid", nested_model_default_partial_update=True
@@ -178,6 +205,7 @@ class Settings(BaseSettings):
     contemplate: ContemplateSettings = Field(default_factory=ContemplateSettings)
     auto: AutoSettings = Field(default_factory=AutoSettings)
     guard: GuardSettings = Field(default_factory=GuardSettings)
+    tools: ToolSettings = Field(default_factory=ToolSettings)
 
     @classmethod
     def settings_customise_sources(

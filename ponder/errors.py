@@ -81,3 +81,12 @@ class ModelNotInstalled(PonderError):
 
 class ModelCorrupt(PonderError):
     code = "model_corrupt"
+
+
+class ToolError(BadRequest):
+    """A tool call the model got wrong (bad arguments, a failing computation, a timeout).
+
+    `ToolBox` turns it into an observation for the model; only a caller outside a tool loop sees it raised.
+    """
+
+    code = "tool_error"

@@ -19,6 +19,7 @@ from ponder import __version__
 from ponder.cli.common import err, errors, out, prepare, progress
 from ponder.cli.eval import eval_command
 from ponder.cli.options import settings_from_flags, settings_options
+from ponder.cli.tools import tools_command
 from ponder.config import Settings
 from ponder.errors import PonderError
 from ponder.models import catalogue, store
@@ -140,6 +141,7 @@ def verify(name: str) -> None:
 
 
 cli.add_command(eval_command)
+cli.add_command(tools_command)
 
 
 def main() -> None:

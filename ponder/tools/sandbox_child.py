@@ -1,0 +1,165 @@
+"""The sandboxed interpreter's first act: limit itself, fence itself in, then run the model's code.
+
+Run as `python -I sandbox_child.py FOLDER LIMITS_JSON` by `ponder.tools.sandbox`, never imported
+(standard library only). Kernel-enforced resource limits come first (CPU seconds, address space,
+file size, open files, no core dumps); then an audit hook refuses network sockets, new processes,
+ctypes' foreign calls, and any file access outside FOLDER except reading the interpreter's own libraries. The code
+is `FOLDER/main.py`; like a notebook cell, the value of a final expression is printed.
+
+An audit hook is a guard rail, not a security boundary: see the README's "Tools" section.
+"""
+
+import ast
+import json
+import os
+import resource
+import sys
+import traceback
+from typing import Any
+
+FORBIDDEN_PREFIXES = ("socket.", "ctypes.", "os.exec", "os.spawn", "os.posix_spawn", "os.fork", "pty.")
+FORBIDDEN = {
+    "os.system",
+    "os.forkpty",
+    "os.kill",
+    "os.killpg",
+    "subprocess.Popen",
+    "gc.get_objects",
+    "gc.get_referrers",
+    "gc.get_referents",
+    "sys._current_frames",
+    "sys.settrace",
+    "sys.setprofile",
+    "code.__new__",
+    "function.__new__",
+    "mmap.__new__",
+    "winreg.OpenKey",
+}
+WRITES = {
+    "os.remove": (0,),
+    "os.rmdir": (0,),
+    "os.rename": (0, 1),
+    "os.mkdir": (0,),
+    "os.chmod": (0,),
+    "os.chown": (0,),
+    "os.link": (0, 1),
+    "os.symlink": (1,),
+    "os.truncate": (0,),
+    "os.utime": (0,),
+    "os.setxattr": (0,),
+    "os.removexattr": (0,),
+    "os.chdir": (0,),
+    "shutil.rmtree": (0,),
+    "shutil.copyfile": (1,),
+    "shutil.copytree": (1,),
+    "shutil.move": (0, 1),
+    "shutil.chown": (0,),
+}
+READS = {"os.listdir": (0,), "os.scandir": (0,), "os.getxattr": (0,), "os.listxattr": (0,)}
+WRITE_FLAGS = os.O_WRONLY | os.O_RDWR | os.O_CREAT | os.O_TRUNC | os.O_APPEND
+
+
+def limit(folder: str, limits: dict[str, int]) -> None:
+    mb = 1024 * 1024
+    resource.setrlimit(resource.RLIMIT_CPU, (limits["cpu_seconds"], limits["cpu_seconds"] + 1))
+    resource.setrlimit(resource.RLIMIT_AS, (limits["memory_mb"] * mb, limits["memory_mb"] * mb))
+    resource.setrlimit(resource.RLIMIT_FSIZE, (limits["file_bytes"], limits["file_bytes"]))
+    resource.setrlimit(resource.RLIMIT_NOFILE, (64, 64))
+    resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+    os.chdir(folder)
+
+
+def fence(folder: str) -> None:
+    realpath, fsdecode, sep = os.path.realpath, os.fsdecode, os.sep
+    home = realpath(folder)
+    libraries = tuple(
+        realpath(p) for p in (*sys.path, sys.base_prefix, "/usr/share/zoneinfo") if p and os.path.isdir(p)
+    )
+    readable_files = frozenset(("/dev/null", "/dev/urandom", "/dev/zero"))
+    busy = [False]
+
+    def within(path: Any, roots: tuple[str, ...]) -> bool:
+        if isinstance(path, int):  # an already-open descriptor, obtained through a checked open
+            return True
+        full = realpath(fsdecode(path))
+        return any(full == r or full.startswith(r + sep) for r in roots)
+
+    def refuse(event: str, what: object) -> None:
+        raise PermissionError(f"sandbox: {event} {what!r} is not allowed (only the working folder is)")
+
+    def hook(event: str, args: tuple[object, ...]) -> None:
+        if busy[0]:
+            return
+        busy[0] = True
+        try:
+            if event == "open":
+                path, _mode, flags = args
+                if path is None:
+                    return
+                writing = isinstance(flags, int) and flags & WRITE_FLAGS
+                if within(path, (home,)) or (not writing and (path in readable_files or within(path, libraries))):
+                    return
+                refuse("opening", path)
+            elif event == "ctypes.dlopen" and args == (None,):
+                return  # `import ctypes` opens the interpreter itself (numpy needs this); symbols stay refused
+            elif event in FORBIDDEN or event.startswith(FORBIDDEN_PREFIXES):
+                raise PermissionError(f"sandbox: {event} is not allowed (no network, processes or ctypes)")
+            elif event in WRITES:
+                for i in WRITES[event]:
+                    if i < len(args) and args[i] is not None and not within(args[i], (home,)):
+                        refuse(event, args[i])
+            elif event in READS:
+                path = args[0] if args else "."
+                if path is not None and not within(path, (home, *libraries)):
+                    refuse(event, path)
+        finally:
+            busy[0] = False
+
+    sys.addaudithook(hook)
+
+
+def run(source: str) -> int:
+    tree = ast.parse(source, "main.py")
+    final = None
+    if tree.body and isinstance(last := tree.body[-1], ast.Expr):
+        tree.body.pop()
+        final = last.value
+    scope: dict[str, object] = {"__name__": "__main__", "__builtins__": __builtins__}
+    try:
+        exec(compile(tree, "main.py", "exec"), scope)
+        if final is not None:
+            value = eval(compile(ast.Expression(final), "main.py", "eval"), scope)
+            if value is not None:
+                print(repr(value))
+    except SystemExit as exc:
+        return exc.code if isinstance(exc.code, int) else 0
+    except BaseException as exc:
+        frames = [f for f in traceback.extract_tb(exc.__traceback__) if f.filename == "main.py"]
+        sys.stdout.flush()
+        print("Traceback (most recent call last):", file=sys.stderr)
+        print("".join(traceback.format_list(frames)), end="", file=sys.stderr)
+        print("".join(traceback.format_exception_only(exc)), end="", file=sys.stderr)
+        return 1
+    return 0
+
+
+def main() -> None:
+    folder, limits = sys.argv[1], json.loads(sys.argv[2])
+    with open(os.path.join(folder, "main.py"), encoding="utf-8") as f:
+        source = f.read()
+    limit(folder, limits)
+    try:
+        ast.parse(source, "main.py")
+    except SyntaxError:
+        traceback.print_exc(limit=0)
+        sys.exit(1)
+    fence(folder)
+    sys.stdout.flush()
+    code = run(source)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
+
+
+if __name__ == "__main__":
+    main()

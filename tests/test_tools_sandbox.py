@@ -1,0 +1,111 @@
+"""The Python sandbox really stops runaway CPU, memory, output, file access outside its folder and network."""
+
+from __future__ import annotations
+
+import os
+import socket
+import threading
+from pathlib import Path
+
+import pytest
+
+from ponder.errors import ToolError
+from ponder.tools.sandbox import Limits, network_namespace_available, run_python
+
+LIMITS = Limits(cpu_seconds=1, memory_mb=256, output_bytes=1000, timeout=20)
+
+
+async def test_runs_code_and_prints_a_final_expression() -> None:
+    assert await run_python("x = 6 * 7\nprint('x is', x)\nx + 1", LIMITS) == "x is 42\n43\n"
+
+
+async def test_a_failing_program_reports_its_traceback() -> None:
+    with pytest.raises(ToolError) as caught:
+        await run_python("def f():\n    return 1 / 0\nf()", LIMITS)
+    assert "ZeroDivisionError" in caught.value.message and 'File "main.py", line 2' in caught.value.message
+    assert "sandbox_child" not in caught.value.message
+
+
+async def test_runaway_cpu_is_stopped() -> None:
+    with pytest.raises(ToolError, match="1 s of CPU time"):
+        await run_python("while True:\n    pass", LIMITS)
+
+
+async def test_memory_is_limited() -> None:
+    with pytest.raises(ToolError, match="out of memory"):
+        await run_python("block = bytearray(1024 * 1024 * 1024)", LIMITS)
+
+
+async def test_output_is_cut_and_the_program_stopped() -> None:
+    with pytest.raises(ToolError, match="output limit") as caught:
+        await run_python("while True:\n    print('spam ' * 20)", LIMITS)
+    assert caught.value.message.count("spam") <= 1000 // 5
+
+
+async def test_wall_clock_timeout_kills_the_process() -> None:
+    with pytest.raises(ToolError, match="wall-clock") as caught:
+        await run_python("import os, time\nprint(os.getpid(), flush=True)\ntime.sleep(120)", Limits(timeout=1))
+    pid = int(caught.value.message.split()[-1])
+    with pytest.raises(ProcessLookupError):
+        os.kill(pid, 0)
+
+
+@pytest.mark.parametrize(
+    "code",
+    [
+        "print(open('/etc/hostname').read())",
+        "open('/tmp/escaped-from-sandbox', 'w').write('x')",
+        "import os\nprint(os.listdir('/'))",
+        "import os\nos.symlink('/etc/hostname', 'link')\nprint(open('link').read())",
+        "import os\nos.chdir('/')",
+        "import subprocess\nsubprocess.run(['cat', '/etc/hostname'])",
+        "import os\nos.system('cat /etc/hostname')",
+        "import ctypes\nctypes.CDLL(None).system(b'cat /etc/hostname')",
+    ],
+)
+async def test_nothing_outside_its_folder(code: str) -> None:
+    with pytest.raises(ToolError, match="PermissionError: sandbox"):
+        await run_python(code, LIMITS)
+    assert not Path("/tmp/escaped-from-sandbox").exists()
+
+
+async def test_a_throwaway_folder_of_its_own() -> None:
+    where = await run_python("import os\nopen('notes.txt', 'w').write('kept?')\nprint(os.getcwd())", LIMITS)
+    assert not Path(where.strip()).exists()  # removed after the run
+    second = await run_python("import os\nprint(sorted(os.listdir('.')))", LIMITS)
+    assert "notes.txt" not in second
+
+
+async def test_no_network() -> None:
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen()
+    listener.settimeout(0.2)
+    port = listener.getsockname()[1]
+    reached = threading.Event()
+
+    def accept() -> None:
+        try:
+            listener.accept()
+            reached.set()
+        except OSError:
+            pass
+
+    waiter = threading.Thread(target=accept)
+    waiter.start()
+    try:
+        code = f"import socket\nsocket.create_connection(('127.0.0.1', {port}), timeout=2).send(b'hi')"
+        with pytest.raises(ToolError, match="socket"):
+            await run_python(code, LIMITS)
+        with pytest.raises(ToolError, match="socket"):
+            await run_python("import _socket\n_socket.socket()", LIMITS)
+    finally:
+        waiter.join()
+        listener.close()
+    assert not reached.is_set()
+
+
+@pytest.mark.skipif(not network_namespace_available(), reason="user namespaces are not allowed here")
+async def test_in_an_empty_network_namespace() -> None:
+    """Where the kernel allows it, the child sees no network device but its own loopback."""
+    assert await run_python("import socket\nsocket.if_nameindex()", LIMITS) == "[(1, 'lo')]\n"

@@ -11,7 +11,7 @@ import asyncio
 from collections.abc import AsyncGenerator, Sequence
 from contextlib import aclosing
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ValidationError
 
@@ -25,6 +25,9 @@ from ponder.models import model_names, resolve
 from ponder.models.templates import ChatTemplate
 from ponder.modes.base import RunRequest, collect_usage, get_mode, modes, run_choices
 from ponder.types import Event, Message, SamplingParams
+
+if TYPE_CHECKING:
+    from ponder.tools.box import ToolBox
 
 ALIAS_PREFIX = "ponder-"
 
@@ -44,6 +47,8 @@ class Assistant:
         self._backends: dict[str, Backend] = {}
         self._locks: dict[str, asyncio.Lock] = {}
         self._screen: Screen | None = None
+        self._toolbox: ToolBox | None = None
+        self._toolbox_lock = asyncio.Lock()
 
     # --- names --------------------------------------------------------------------------------
 
@@ -98,7 +103,19 @@ class Assistant:
     def loaded(self) -> list[str]:
         return list(self._backends)
 
+    async def toolbox(self) -> ToolBox:
+        """ponder's own tools, opened on first use (MCP servers start then) and shared by every request."""
+        async with self._toolbox_lock:
+            if self._toolbox is None:
+                from ponder.tools.box import ToolBox
+
+                self._toolbox = await ToolBox(self.settings).__aenter__()
+        return self._toolbox
+
     async def aclose(self) -> None:
+        if self._toolbox is not None:
+            await self._toolbox.aclose()
+            self._toolbox = None
         for backend in self._backends.values():
             await backend.aclose()
         self._backends.clear()
@@ -169,7 +186,9 @@ class Assistant:
         merged = self._options(plan.mode, mode.sections, options or {})
         screen = self.screen()
         hook = screen.allows if screen is not None else None
-        request = RunRequest(backend, template, messages, params, plan.thinking_budget, options=merged, screen=hook)
+        request = RunRequest(
+            backend, template, messages, params, plan.thinking_budget, options=merged, screen=hook, tools=self.toolbox
+        )
         events = collect_usage(run_choices(mode, request, n))
         if screen is not None:
             events = guarded(screen, messages, n, events, self.settings.guard.stream_window)

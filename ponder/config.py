@@ -191,6 +191,22 @@ class ToolSettings(_Section):
     mcp_servers: list[McpServerEntry] = Field(default_factory=list, description="Stdio MCP servers (config file).")
 
 
+class AgentSettings(_Section):
+    """Agent and agents modes: ponder runs its own tools; one budget covers every agent of a request."""
+
+    tools: list[str] | None = Field(None, description="Tools the agents may call (default: every enabled tool).")
+    max_steps: int = Field(5, ge=1, le=50, description="Tool-calling rounds one agent may take before it must answer.")
+    total_steps: int = Field(16, ge=1, le=200, description="Tool-calling rounds across all the request's agents.")
+    token_budget: int = Field(4096, ge=64, description="Tokens all the request's agents may generate together.")
+    wall_seconds: float = Field(300.0, gt=0, description="Wall time for the whole request, in seconds.")
+    step_tokens: int = Field(512, ge=16, description="Most tokens in one model turn of an agent.")
+    subagents: int = Field(3, ge=1, le=8, description="Most sub-tasks the planner may make (agents mode).")
+    synthesis_tokens: int = Field(512, ge=16, description="Tokens kept back for the final answer (agents mode).")
+    delegate: bool = Field(False, description="Offer agents a `delegate` tool that hands a sub-task to a sub-agent.")
+    max_depth: int = Field(2, ge=1, le=4, description="How deep delegation may nest.")
+    think: bool = Field(False, description="Agents think before each turn (thinking mode) instead of answering directly.")
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="PONDER_", env_nested_delimiter="__", extra="forbid", nested_model_default_partial_update=True
@@ -206,6 +222,7 @@ class Settings(BaseSettings):
     auto: AutoSettings = Field(default_factory=AutoSettings)
     guard: GuardSettings = Field(default_factory=GuardSettings)
     tools: ToolSettings = Field(default_factory=ToolSettings)
+    agents: AgentSettings = Field(default_factory=AgentSettings)
 
     @classmethod
     def settings_customise_sources(

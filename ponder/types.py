@@ -169,7 +169,24 @@ class Safety:
     index: int = 0
 
 
-Event = TextDelta | ReasoningDelta | Progress | Provenance | Safety | Usage | Done
+@dataclass(frozen=True, slots=True)
+class AgentStep:
+    """What an agent of a tool loop or an orchestrated run just did: planned, called a tool, or answered.
+
+    `text` is the plan (a JSON list of sub-tasks), the call (`name(arguments)`) or the agent's answer;
+    a call also carries whether it worked and the start of what the tool returned.
+    """
+
+    agent: str
+    kind: Literal["plan", "call", "answer"]
+    text: str
+    tool: str | None = None
+    ok: bool = True
+    observation: str = ""
+    index: int = 0
+
+
+Event = AgentStep | TextDelta | ReasoningDelta | Progress | Provenance | Safety | Usage | Done
 
 
 # --- what a backend yields ----------------------------------------------------------------------

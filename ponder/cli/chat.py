@@ -6,7 +6,7 @@ from rich.console import Console
 
 from ponder.assistant import Assistant, Plan
 from ponder.config import Settings
-from ponder.types import Message, Progress, Provenance, ReasoningDelta, SamplingParams, TextDelta, Usage
+from ponder.types import AgentStep, Message, Progress, Provenance, ReasoningDelta, SamplingParams, TextDelta, Usage
 
 
 async def _answer(
@@ -27,6 +27,12 @@ async def _answer(
                 thinking = ended = False
             answer.append(ev.text)
             out.print(ev.text, end="", highlight=False, markup=False, soft_wrap=True)
+        elif isinstance(ev, AgentStep):
+            if ev.kind == "plan":
+                err.print(f"plan: {ev.text}", style="dim", highlight=False, markup=False)
+            elif ev.kind == "call":
+                mark = "→" if ev.ok else "✗"
+                err.print(f"{ev.agent}: {ev.text} {mark} {ev.observation[:120]}", style="dim", highlight=False, markup=False)
         elif isinstance(ev, Progress):
             leader = f", leading answer: {ev.leader} ({ev.leader_share:.0%})" if ev.leader else ""
             err.print(f"[dim]agents: {ev.running} running, {ev.stopped} stopped early{leader}[/dim]", highlight=False)

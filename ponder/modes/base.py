@@ -10,13 +10,16 @@ import asyncio
 from collections.abc import AsyncGenerator, Awaitable, Callable, Iterable, Sequence
 from contextlib import aclosing
 from dataclasses import dataclass, field, replace
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from ponder.backends.base import Backend
 from ponder.guard.base import Stage
 from ponder.models.templates import ChatTemplate
 from ponder.registry import Registry
 from ponder.types import Event, Message, Provenance, SamplingParams, Usage
+
+if TYPE_CHECKING:
+    from ponder.tools.box import ToolBox
 
 
 @dataclass(frozen=True)
@@ -33,6 +36,8 @@ class RunRequest:
     """Mode-specific options (defaults from the settings, overridden by the request)."""
     screen: Callable[[str, Stage], Awaitable[bool]] | None = None
     """The guard, for text a mode keeps to itself (an agent's draft): True when the text may be used."""
+    tools: Callable[[], Awaitable[ToolBox]] | None = None
+    """Opens ponder's own tools (shared by every request), for the modes that run them (agent, agents)."""
 
 
 def instructed(request: RunRequest) -> list[Message]:
@@ -65,6 +70,8 @@ modes.register("instant", "ponder.modes.instant:InstantMode")
 modes.register("thinking", "ponder.modes.thinking:ThinkingMode")
 modes.register("contemplate", "ponder.modes.contemplate:ContemplateMode")
 modes.register("auto", "ponder.modes.auto:AutoMode")
+modes.register("agent", "ponder.agents.solo:AgentMode")
+modes.register("agents", "ponder.agents.team:AgentsMode")
 
 
 def nest_provenance(reports: Iterable[Provenance]) -> dict[int, dict[str, Any]]:

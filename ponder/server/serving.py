@@ -27,6 +27,7 @@ from ponder.guard.refusals import refusal
 from ponder.modes.base import nest_provenance
 from ponder.server.protocol import ChatCompletionRequest, CompletionRequest
 from ponder.types import (
+    AgentStep,
     BackendItem,
     Chunk,
     Completion,
@@ -194,6 +195,10 @@ class Serving:
                 elif isinstance(ev, Provenance):
                     report = {"mode": ev.mode, "index": ev.index, **ev.report}
                     yield {**meta, "object": "chat.completion.chunk", "choices": [], "ponder": report}
+                elif isinstance(ev, AgentStep):
+                    keys = ("agent", "kind", "text", "tool", "ok", "observation")
+                    step = {"index": ev.index, **{k: getattr(ev, k) for k in keys}}
+                    yield {**meta, "object": "chat.completion.chunk", "choices": [], "ponder": {"step": step}}
                 elif isinstance(ev, Safety):  # `replaced`: drop what this choice streamed; the refusal follows
                     safety = {"index": ev.index, **safety_json(ev)}
                     yield {**meta, "object": "chat.completion.chunk", "choices": [], "ponder": {"safety": safety}}

@@ -97,6 +97,14 @@ class ToolBox:
             self._tools.pop(name, None)
         self._served = []
 
+    def extended(self, extra: Iterable[Tool]) -> ToolBox:
+        """This box's tools plus `extra`, for one request (a `delegate` tool); the MCP servers stay this box's."""
+        view = ToolBox.__new__(ToolBox)
+        view.settings, view._tools, view._servers = self.settings, dict(self._tools), []
+        for t in extra:
+            view.add(t)
+        return view
+
     def names(self) -> list[str]:
         return list(self._tools)
 

@@ -58,14 +58,31 @@ async def test_wall_clock_timeout_kills_the_process() -> None:
         "import os\nprint(os.listdir('/'))",
         "import os\nos.symlink('/etc/hostname', 'link')\nprint(open('link').read())",
         "import os\nos.chdir('/')",
+        "import os\nfd = os.open('.', os.O_RDONLY)\nos.mkdir('sub')\nos.chdir('sub')\n"
+        "os.open('../escaped-from-sandbox', os.O_WRONLY | os.O_CREAT, dir_fd=fd)",
+        "import os\nfd = os.open(os.__file__, os.O_RDONLY)\nos.fchmod(fd, os.stat(fd).st_mode & 0o7777)",
         "import subprocess\nsubprocess.run(['cat', '/etc/hostname'])",
         "import os\nos.system('cat /etc/hostname')",
+        "import subprocess\nsubprocess._fork_exec([b'/bin/cat'])",
+        "import builtins\nbuiltins.any = lambda *a: True\nprint(open('/etc/hostname').read())",
+        "import __main__\n__main__.FORBIDDEN.clear()\n__main__.FORBIDDEN_PREFIXES = ()\nimport socket\nsocket.socket()",
+        "import resource\nresource.setrlimit(resource.RLIMIT_CPU, (1000, 1000))",
         "import ctypes\nctypes.CDLL(None).system(b'cat /etc/hostname')",
     ],
 )
 async def test_nothing_outside_its_folder(code: str) -> None:
     with pytest.raises(ToolError, match="PermissionError: sandbox"):
         await run_python(code, LIMITS)
+    assert not Path("/tmp/escaped-from-sandbox").exists()
+
+
+async def test_calls_without_audit_events_are_gone() -> None:
+    with pytest.raises(ToolError, match="has no attribute 'mkfifo'"):
+        await run_python("import os\nos.mkfifo('/tmp/escaped-from-sandbox')", LIMITS)
+    with pytest.raises(ToolError, match="has no attribute 'mknod'"):
+        await run_python("import posix\nposix.mknod('/tmp/escaped-from-sandbox')", LIMITS)
+    with pytest.raises(ToolError, match="has no attribute 'fork_exec'"):  # starts processes unaudited
+        await run_python("import _posixsubprocess\n_posixsubprocess.fork_exec", LIMITS)
     assert not Path("/tmp/escaped-from-sandbox").exists()
 
 

@@ -19,6 +19,9 @@ from typing import Any
 
 FORBIDDEN_PREFIXES = ("socket.", "ctypes.", "os.exec", "os.spawn", "os.posix_spawn", "os.fork", "pty.")
 FORBIDDEN = {
+    # Paths are checked as if relative to the working folder, which is right only while the process
+    # stays there: after a chdir, `dir_fd` opens relative to the old folder would slip past the check.
+    "os.chdir",
     "os.system",
     "os.forkpty",
     "os.kill",
@@ -30,6 +33,8 @@ FORBIDDEN = {
     "sys._current_frames",
     "sys.settrace",
     "sys.setprofile",
+    "resource.setrlimit",
+    "resource.prlimit",
     "code.__new__",
     "function.__new__",
     "mmap.__new__",
@@ -48,7 +53,6 @@ WRITES = {
     "os.utime": (0,),
     "os.setxattr": (0,),
     "os.removexattr": (0,),
-    "os.chdir": (0,),
     "shutil.rmtree": (0,),
     "shutil.copyfile": (1,),
     "shutil.copytree": (1,),
@@ -56,6 +60,7 @@ WRITES = {
     "shutil.chown": (0,),
 }
 READS = {"os.listdir": (0,), "os.scandir": (0,), "os.getxattr": (0,), "os.listxattr": (0,)}
+UNAUDITED = ("mkfifo", "mknod")
 WRITE_FLAGS = os.O_WRONLY | os.O_RDWR | os.O_CREAT | os.O_TRUNC | os.O_APPEND
 
 
@@ -70,7 +75,25 @@ def limit(folder: str, limits: dict[str, int]) -> None:
 
 
 def fence(folder: str) -> None:
-    realpath, fsdecode, sep = os.path.realpath, os.fsdecode, os.sep
+    """Install the audit hook. Everything it uses is bound here, so patching `builtins` or this
+    module's tables from the sandboxed code does not change what it refuses."""
+    import _posixsubprocess
+    import posix
+    import subprocess
+
+    def no_processes(*args: object) -> None:
+        raise PermissionError("sandbox: starting processes is not allowed")
+
+    # `_posixsubprocess.fork_exec` starts a process without any audit event of its own.
+    subprocess._fork_exec = no_processes  # type: ignore[attr-defined]
+    for module, names in ((_posixsubprocess, ("fork_exec",)), (os, UNAUDITED), (posix, UNAUDITED)):
+        for name in names:
+            if hasattr(module, name):
+                delattr(module, name)
+    realpath, fsdecode, readlink, sep = os.path.realpath, os.fsdecode, os.readlink, os.sep
+    any_, isinstance_, len_, denied = any, isinstance, len, PermissionError
+    forbidden, forbidden_prefixes = frozenset(FORBIDDEN), tuple(FORBIDDEN_PREFIXES)
+    writes, reads, write_flags = dict(WRITES), dict(READS), WRITE_FLAGS
     home = realpath(folder)
     libraries = tuple(
         realpath(p) for p in (*sys.path, sys.base_prefix, "/usr/share/zoneinfo") if p and os.path.isdir(p)
@@ -79,36 +102,39 @@ def fence(folder: str) -> None:
     busy = [False]
 
     def within(path: Any, roots: tuple[str, ...]) -> bool:
-        if isinstance(path, int):  # an already-open descriptor, obtained through a checked open
-            return True
+        if isinstance_(path, int):  # a descriptor: check the file it is open on (fchmod on a library file…)
+            try:
+                path = readlink(f"/proc/self/fd/{path}")
+            except OSError:
+                return False
         full = realpath(fsdecode(path))
-        return any(full == r or full.startswith(r + sep) for r in roots)
+        return any_(full == r or full.startswith(r + sep) for r in roots)
 
     def refuse(event: str, what: object) -> None:
-        raise PermissionError(f"sandbox: {event} {what!r} is not allowed (only the working folder is)")
+        raise denied(f"sandbox: {event} {what!r} is not allowed (only the working folder is)")
 
-    def hook(event: str, args: tuple[object, ...]) -> None:
+    def hook(event: str, args: tuple[Any, ...]) -> None:
         if busy[0]:
             return
         busy[0] = True
         try:
             if event == "open":
                 path, _mode, flags = args
-                if path is None:
+                if path is None or isinstance_(path, int):  # wrapping a descriptor already opened
                     return
-                writing = isinstance(flags, int) and flags & WRITE_FLAGS
+                writing = isinstance_(flags, int) and flags & write_flags
                 if within(path, (home,)) or (not writing and (path in readable_files or within(path, libraries))):
                     return
                 refuse("opening", path)
             elif event == "ctypes.dlopen" and args == (None,):
                 return  # `import ctypes` opens the interpreter itself (numpy needs this); symbols stay refused
-            elif event in FORBIDDEN or event.startswith(FORBIDDEN_PREFIXES):
-                raise PermissionError(f"sandbox: {event} is not allowed (no network, processes or ctypes)")
-            elif event in WRITES:
-                for i in WRITES[event]:
-                    if i < len(args) and args[i] is not None and not within(args[i], (home,)):
+            elif event in forbidden or event.startswith(forbidden_prefixes):
+                raise denied(f"sandbox: {event} is not allowed (no network, processes or ctypes)")
+            elif event in writes:
+                for i in writes[event]:
+                    if i < len_(args) and args[i] is not None and not within(args[i], (home,)):
                         refuse(event, args[i])
-            elif event in READS:
+            elif event in reads:
                 path = args[0] if args else "."
                 if path is not None and not within(path, (home, *libraries)):
                     refuse(event, path)

@@ -6,7 +6,7 @@ from rich.console import Console
 
 from ponder.assistant import Assistant, Plan
 from ponder.config import Settings
-from ponder.types import Message, Progress, Provenance, ReasoningDelta, SamplingParams, TextDelta, Usage
+from ponder.types import Message, Progress, Provenance, ReasoningDelta, SamplingParams, TextDelta, ToolCallDelta, Usage
 
 
 async def _answer(
@@ -27,6 +27,8 @@ async def _answer(
                 thinking = ended = False
             answer.append(ev.text)
             out.print(ev.text, end="", highlight=False, markup=False, soft_wrap=True)
+        elif isinstance(ev, ToolCallDelta):  # a call the model made (only with client-defined tools)
+            err.print(f"[dim]call {ev.name}(…)[/dim]" if ev.name else f"[dim]{ev.arguments}[/dim]", highlight=False)
         elif isinstance(ev, Progress):
             leader = f", leading answer: {ev.leader} ({ev.leader_share:.0%})" if ev.leader else ""
             err.print(f"[dim]agents: {ev.running} running, {ev.stopped} stopped early{leader}[/dim]", highlight=False)

@@ -16,6 +16,8 @@ from typing import TYPE_CHECKING, Any
 from pydantic import BaseModel, ValidationError
 
 from ponder.backends.base import Backend, open_backend
+from ponder.calls.mode import CallingMode
+from ponder.calls.spec import CallPolicy, check_conversation
 from ponder.config import Effort, Settings
 from ponder.errors import BadRequest, UnknownPlugin, first_problem
 from ponder.guard.policy import Screen
@@ -170,19 +172,24 @@ class Assistant:
         params: SamplingParams,
         n: int = 1,
         options: dict[str, Any] | None = None,
+        calls: CallPolicy | None = None,
     ) -> AsyncGenerator[Event, None]:
         """Stream the events of `n` choices; ends with one merged `Usage`.
 
         `options` are the mode's own (contemplate's agents, …): the settings section named after the
-        mode gives the defaults, and the request's options override them.
+        mode gives the defaults, and the request's options override them. `calls` are the client's
+        tools, `tool_choice` and `response_format` (see `ponder.calls`).
         """
         if not messages:
             raise BadRequest("messages must contain at least one message", param="messages")
+        check_conversation(messages)
         if any(m.media for m in messages):
             messages = await perceive(messages, self.settings)
         backend = await self.backend(plan.model)
         template = resolve(self.settings, plan.model).template
         mode = get_mode(plan.mode)
+        if calls is not None:
+            mode = CallingMode(mode, calls)
         merged = self._options(plan.mode, mode.sections, options or {})
         screen = self.screen()
         hook = screen.allows if screen is not None else None

@@ -13,7 +13,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 Role = Literal["system", "user", "assistant", "tool", "developer"]
-FinishReason = Literal["stop", "length", "cancelled"]
+FinishReason = Literal["stop", "length", "cancelled", "tool_calls"]
 
 
 class ToolCall(BaseModel):
@@ -71,6 +71,8 @@ class SamplingParams(BaseModel):
     stop: list[str] = Field(default_factory=list)
     logprobs: bool = False
     top_logprobs: int = Field(default=0, ge=0, le=20)
+    grammar: str | None = None
+    """A GBNF grammar the completion must follow (function calls, JSON); engines without one ignore it."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -186,7 +188,22 @@ class AgentStep:
     index: int = 0
 
 
-Event = AgentStep | TextDelta | ReasoningDelta | Progress | Provenance | Safety | Usage | Done
+@dataclass(frozen=True, slots=True)
+class ToolCallDelta:
+    """A piece of one function call in a choice (OpenAI's `delta.tool_calls[i]`).
+
+    The first piece of call `call_index` carries its `id` and `name`; later pieces carry `arguments`
+    text, which joined make the call's JSON arguments.
+    """
+
+    call_index: int
+    id: str | None = None
+    name: str | None = None
+    arguments: str = ""
+    index: int = 0
+
+
+Event = AgentStep | TextDelta | ReasoningDelta | ToolCallDelta | Progress | Provenance | Safety | Usage | Done
 
 
 # --- what a backend yields ----------------------------------------------------------------------

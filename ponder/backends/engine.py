@@ -34,6 +34,7 @@ import llama_cpp
 import numpy as np
 from llama_cpp import _internals as lli
 from llama_cpp import _logger as llama_logger
+from llama_cpp.llama_grammar import LlamaGrammar
 
 from ponder.errors import BackendError, QueueFull
 from ponder.types import BackendItem, Chunk, Completion, FinishReason, SamplingParams, TokenLogprob, TopLogprob
@@ -244,6 +245,8 @@ class Engine:
 
     def _make_sampler(self, params: SamplingParams) -> lli.LlamaSampler:
         sampler = lli.LlamaSampler()
+        if params.grammar is not None:  # first, so temperature and top-p only choose among allowed tokens
+            sampler.add_grammar(self.model, LlamaGrammar.from_string(params.grammar, verbose=False))
         if params.temperature <= 0.0:
             sampler.add_greedy()
         else:

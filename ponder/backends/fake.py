@@ -36,6 +36,9 @@ class FakeBackend:
         self.delay = float(spec.options.get("delay", 0.0)) if spec else 0.0
         self.scripts: deque[str | Mapping[str, Any]] = deque(spec.options.get("scripts", []) if spec else [])
         self.prompts: list[str] = []
+        self.params: list[SamplingParams] = []
+        """What each completion was asked with (a grammar, stops…): a fake cannot follow a grammar, so
+        tests script what the constrained model writes and check here that the constraint was sent."""
 
     def enqueue(self, *scripts: str | Mapping[str, Any]) -> FakeBackend:
         self.scripts.extend(scripts)
@@ -49,6 +52,7 @@ class FakeBackend:
         if n_prompt >= self.context:
             raise ContextOverflow(f"prompt is {n_prompt} tokens; this model's context is {self.context}")
         self.prompts.append(prompt)
+        self.params.append(params)
         entry = self.scripts.popleft() if self.scripts else f"Fake answer to: {prompt[-40:].strip()}"
         script = entry if isinstance(entry, str) else str(entry["text"])
         chosen = -0.25 if isinstance(entry, str) else float(entry.get("logprob", -0.25))

@@ -63,8 +63,13 @@ class RemoteBackend:
         extra: dict[str, Any] = {}
         if params.logprobs:
             extra["logprobs"] = max(params.top_logprobs, 1)
+        body: dict[str, Any] = {}
         if params.min_tokens:
-            extra["extra_body"] = {"min_tokens": params.min_tokens}  # vLLM, SGLang and ponder know it
+            body["min_tokens"] = params.min_tokens  # vLLM, SGLang and ponder know it
+        if params.grammar is not None:
+            body["grammar"] = params.grammar  # llama.cpp's server constrains to it; others rely on the parser
+        if body:
+            extra["extra_body"] = body
         try:
             stream = await self._client.completions.create(
                 model=self.remote_name,

@@ -6,7 +6,17 @@ from rich.console import Console
 
 from ponder.assistant import Assistant, Plan
 from ponder.config import Settings
-from ponder.types import AgentStep, Message, Progress, Provenance, ReasoningDelta, SamplingParams, TextDelta, Usage
+from ponder.types import (
+    AgentStep,
+    Message,
+    Progress,
+    Provenance,
+    ReasoningDelta,
+    SamplingParams,
+    TextDelta,
+    ToolCallDelta,
+    Usage,
+)
 
 
 async def _answer(
@@ -33,6 +43,8 @@ async def _answer(
             elif ev.kind == "call":
                 mark = "→" if ev.ok else "✗"
                 err.print(f"{ev.agent}: {ev.text} {mark} {ev.observation[:120]}", style="dim", highlight=False, markup=False)
+        elif isinstance(ev, ToolCallDelta):  # a call the model made (only with client-defined tools)
+            err.print(f"[dim]call {ev.name}(…)[/dim]" if ev.name else f"[dim]{ev.arguments}[/dim]", highlight=False)
         elif isinstance(ev, Progress):
             leader = f", leading answer: {ev.leader} ({ev.leader_share:.0%})" if ev.leader else ""
             err.print(f"[dim]agents: {ev.running} running, {ev.stopped} stopped early{leader}[/dim]", highlight=False)

@@ -7,9 +7,11 @@ works when we own the text. Remote backends get the same rendered prompt through
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
+from ponder.calls.render import Style, assistant_text, results_text, tools_block
 from ponder.errors import UnknownPlugin
 from ponder.types import Message
 
@@ -20,6 +22,9 @@ class ChatTemplate:
     default_system: str | None
     start: str = "<|im_start|>"
     end: str = "<|im_end|>"
+    tool_style: Style = "generic"
+    tools: tuple[Mapping[str, Any], ...] = ()
+    """Functions the model may call (OpenAI `tools[i]`), shown in the system turn; set per request."""
 
     @property
     def stop(self) -> list[str]:
@@ -30,18 +35,34 @@ class ChatTemplate:
         """Render the conversation and open the assistant's turn, optionally pre-filled."""
 
         parts: list[str] = []
-        if self.default_system is not None and (not messages or messages[0].role not in ("system", "developer")):
-            parts.append(f"{self.start}system\n{self.default_system}{self.end}\n")
-        for m in messages:
+        block = tools_block(self.tools, self.tool_style) if self.tools else ""
+        has_system = bool(messages) and messages[0].role in ("system", "developer")
+        if not has_system and (self.default_system is not None or block):
+            system = (self.default_system or "") + block
+            parts.append(f"{self.start}system\n{system.lstrip()}{self.end}\n")
+        results: list[Message] = []  # consecutive tool results travel back as one user turn
+        for i, m in enumerate(messages):
+            if m.role == "tool":
+                results.append(m)
+                if i + 1 < len(messages) and messages[i + 1].role == "tool":
+                    continue
+                parts.append(f"{self.start}user\n{results_text(results)}{self.end}\n")
+                results = []
+                continue
             role = "system" if m.role == "developer" else m.role
-            parts.append(f"{self.start}{role}\n{m.content}{self.end}\n")
+            content = assistant_text(m) if m.role == "assistant" and m.tool_calls else m.content
+            if i == 0 and role == "system":
+                content += block
+            parts.append(f"{self.start}{role}\n{content}{self.end}\n")
         parts.append(f"{self.start}assistant\n{assistant_prefix}")
         return "".join(parts)
 
 
 TEMPLATES: dict[str, ChatTemplate] = {
     "chatml": ChatTemplate("chatml", None),
-    "qwen": ChatTemplate("qwen", "You are Qwen, created by Alibaba Cloud. You are a helpful assistant."),
+    "qwen": ChatTemplate(
+        "qwen", "You are Qwen, created by Alibaba Cloud. You are a helpful assistant.", tool_style="qwen"
+    ),
     "smollm2": ChatTemplate("smollm2", "You are a helpful AI assistant named SmolLM, trained by Hugging Face"),
 }
 

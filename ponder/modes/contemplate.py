@@ -32,6 +32,7 @@ from ponder.types import (
     Completion,
     Done,
     Event,
+    FinishReason,
     Message,
     Progress,
     Provenance,
@@ -225,7 +226,7 @@ class ContemplateMode:
         vote = tally(agents)
         confidence = vote.confidence(opts.calibration)
         abstained = opts.abstain_below is not None and confidence < opts.abstain_below
-        finish: Literal["stop", "length", "cancelled"] = "stop"
+        finish: FinishReason = "stop"
         if abstained:
             yield TextDelta(
                 f"I am not confident enough to answer this (confidence {confidence:.2f} is below "
@@ -295,6 +296,7 @@ class ContemplateMode:
                 "top_logprobs": opts.top_k,
                 "stop": list(template.stop),
                 "min_tokens": 0,
+                "grammar": None,  # an agent's trace is free text; only a final answer may be constrained
             }
         )
         try:

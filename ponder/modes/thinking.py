@@ -42,7 +42,9 @@ class ThinkingMode:
             if opener:
                 thought += opener
                 yield ReasoningDelta(opener, (), index)
-            params = request.params.model_copy(update={"max_tokens": budget - spent, "stop": [CLOSE, *template.stop]})
+            # A grammar (a forced call, JSON) shapes the answer after `</think>`, never the trace.
+            update = {"max_tokens": budget - spent, "stop": [CLOSE, *template.stop], "grammar": None}
+            params = request.params.model_copy(update=update)
             parser = ThinkParser()
             async with aclosing(backend.stream(prompt + thought, params)) as items:
                 async for item in items:

@@ -1,7 +1,8 @@
 """The OpenAI request shapes ponder accepts, as pydantic models.
 
 Fields OpenAI defines but ponder does not act on (`user`, `presence_penalty`, …) are accepted and
-ignored, so existing clients work unchanged; ponder's own extensions are `mode` and `thinking_budget`.
+ignored, so existing clients work unchanged; ponder's own extensions are `mode` and `thinking_budget`
+(and `grammar` on raw completions, as llama.cpp's server has it).
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from ponder.calls.spec import CallPolicy, ResponseFormat, check_schema, function, policy
 from ponder.config import Effort
 from ponder.errors import BadRequest
 from ponder.types import Media, Message, Role, ToolCall
@@ -116,6 +118,49 @@ class ChatMessage(BaseModel):
         )
 
 
+class FunctionIn(BaseModel):
+    name: str
+    description: str | None = None
+    parameters: dict[str, Any] | None = None
+    strict: bool | None = None
+
+
+class ToolIn(BaseModel):
+    """A client-defined function (OpenAI's `tools[i]`); its schema is checked by `ponder.calls.spec`."""
+
+    type: Literal["function"] = "function"
+    function: FunctionIn
+
+
+class NamedFunction(BaseModel):
+    name: str
+
+
+class NamedToolChoice(BaseModel):
+    type: Literal["function"] = "function"
+    function: NamedFunction
+
+
+class JsonSchemaIn(BaseModel):
+    name: str = "response"
+    description: str | None = None
+    schema_: dict[str, Any] | None = Field(None, alias="schema")
+    strict: bool | None = None
+
+
+class ResponseFormatIn(BaseModel):
+    type: Literal["text", "json_object", "json_schema"] = "text"
+    json_schema: JsonSchemaIn | None = None
+
+    def to_format(self) -> ResponseFormat:
+        if self.type != "json_schema":
+            return ResponseFormat(self.type)
+        if self.json_schema is None or self.json_schema.schema_ is None:
+            raise BadRequest("response_format json_schema needs json_schema.schema", param="response_format")
+        schema = check_schema(self.json_schema.schema_, "response_format.json_schema.schema")
+        return ResponseFormat("json_schema", schema, self.json_schema.name)
+
+
 class StreamOptions(BaseModel):
     include_usage: bool = False
 
@@ -156,6 +201,22 @@ class ChatCompletionRequest(_Sampling):
     mode: str | None = None
     thinking_budget: int | None = Field(None, ge=0)
     ponder: dict[str, Any] | None = Field(None, description="Options of the chosen mode, e.g. contemplate's agents.")
+    tools: list[ToolIn] | None = Field(None, max_length=128)
+    tool_choice: Literal["auto", "none", "required"] | NamedToolChoice | None = None
+    parallel_tool_calls: bool | None = None
+    response_format: ResponseFormatIn | None = None
+
+    def call_policy(self) -> CallPolicy | None:
+        """The function-calling part of the request, checked (None when it uses none of it)."""
+        fmt = self.response_format
+        if not self.tools and self.tool_choice in (None, "none", "auto") and (fmt is None or fmt.type == "text"):
+            return None
+        tools = [
+            function(t.function.name, t.function.description, t.function.parameters, f"tools[{i}]")
+            for i, t in enumerate(self.tools or [])
+        ]
+        choice = self.tool_choice.function.name if isinstance(self.tool_choice, NamedToolChoice) else self.tool_choice
+        return policy(tools, choice, self.parallel_tool_calls, fmt.to_format() if fmt else None)
 
 
 class CompletionRequest(_Sampling):
@@ -163,6 +224,7 @@ class CompletionRequest(_Sampling):
 
     prompt: str
     logprobs: int | None = Field(None, ge=0, le=20)
+    grammar: str | None = Field(None, description="A GBNF grammar the continuation follows (llama.cpp's field).")
     echo: bool = False
 
     @field_validator("echo")

@@ -40,6 +40,7 @@ from ponder.types import (
     SamplingParams,
     TextDelta,
     TokenLogprob,
+    ToolCallDelta,
     Usage,
 )
 
@@ -115,6 +116,15 @@ class _Choice:
     logprobs: list[dict[str, Any]] = field(default_factory=list)
     finish_reason: str | None = None
     safety: dict[str, Any] | None = None
+    tool_calls: list[dict[str, Any]] = field(default_factory=list)
+
+
+def tool_call_delta_json(ev: ToolCallDelta) -> dict[str, Any]:
+    """OpenAI's `delta.tool_calls[i]`: the first piece names the call, the rest carry arguments."""
+    if ev.id is None:
+        return {"index": ev.call_index, "function": {"arguments": ev.arguments}}
+    fn = {"name": ev.name, "arguments": ev.arguments}
+    return {"index": ev.call_index, "id": ev.id, "type": "function", "function": fn}
 
 
 def safety_json(ev: Safety) -> dict[str, Any]:
@@ -148,6 +158,7 @@ class Serving:
             stop=req.stop,
             logprobs=logprobs,
             top_logprobs=top,
+            grammar=req.grammar if isinstance(req, CompletionRequest) else None,
         )
 
     # --- chat ---------------------------------------------------------------------------------
@@ -156,7 +167,8 @@ class Serving:
         plan = self.assistant.plan(req.model, req.mode, req.reasoning_effort, req.thinking_budget)
         params = self._params(req, req.max_completion_tokens or req.max_tokens)
         messages = [m.to_message() for m in req.messages]
-        first, events = await _primed(self.assistant.run(plan, messages, params, req.n, req.ponder))
+        calls = req.call_policy()
+        first, events = await _primed(self.assistant.run(plan, messages, params, req.n, req.ponder, calls))
         events = _chain(first, events)
         meta = {"id": f"chatcmpl-{uuid.uuid4().hex}", "created": int(time.time()), "model": req.model or plan.model}
         if req.stream:
@@ -184,6 +196,8 @@ class Serving:
                 elif isinstance(ev, ReasoningDelta):
                     if ev.text:
                         yield chunk(ev.index, {"reasoning_content": ev.text})
+                elif isinstance(ev, ToolCallDelta):
+                    yield chunk(ev.index, {"tool_calls": [tool_call_delta_json(ev)]})
                 elif isinstance(ev, Done):
                     yield chunk(ev.index, {}, ev.finish_reason)
                 elif isinstance(ev, Usage) and include_usage:
@@ -216,6 +230,11 @@ class Serving:
                     choices[ev.index].logprobs.extend(logprob_json(x) for x in ev.logprobs)
                 elif isinstance(ev, ReasoningDelta):
                     choices[ev.index].reasoning.append(ev.text)
+                elif isinstance(ev, ToolCallDelta):
+                    calls = choices[ev.index].tool_calls
+                    if ev.id is not None:
+                        calls.append({"id": ev.id, "type": "function", "function": {"name": ev.name, "arguments": ""}})
+                    calls[ev.call_index]["function"]["arguments"] += ev.arguments
                 elif isinstance(ev, Done):
                     choices[ev.index].finish_reason = ev.finish_reason
                 elif isinstance(ev, Usage):
@@ -230,6 +249,9 @@ class Serving:
         out = []
         for i, c in enumerate(choices):
             message: dict[str, Any] = {"role": "assistant", "content": "".join(c.content)}
+            if c.tool_calls:  # OpenAI's shape: content is null when the turn is only calls
+                message["tool_calls"] = c.tool_calls
+                message["content"] = message["content"] or None
             if c.reasoning:
                 message["reasoning_content"] = "".join(c.reasoning)
             if c.safety is not None:  # a refusal is an answer: in `content`, and in OpenAI's `refusal` too

@@ -1,0 +1,158 @@
+"""Candidate calls checked against their tools' JSON Schemas: clients receive only valid calls.
+
+Small models get types trivially wrong (`"5"` for an integer, `3` for a one-item list, `"Celsius"`
+for the enum's `"celsius"`, `null` for an optional argument) far more often than they get the call
+wrong. Those are coerced, guided by the schema; anything still invalid afterwards is rejected with
+the reason, never passed on.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import uuid
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from jsonschema import Draft202012Validator
+
+from ponder.calls.parse import Candidate
+from ponder.calls.spec import FunctionSpec
+from ponder.types import ToolCall
+
+_INT = re.compile(r"^\s*-?\d+\s*$")
+_NUM = re.compile(r"^\s*-?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?\s*$")
+
+
+@dataclass
+class Checked:
+    calls: list[ToolCall] = field(default_factory=list)
+    rejected: list[tuple[Candidate, str]] = field(default_factory=list)
+    """Candidates that are not valid calls, with why (for provenance and the re-ask decision)."""
+
+
+def new_id() -> str:
+    return f"call_{uuid.uuid4().hex[:24]}"
+
+
+def _types(schema: Mapping[str, Any]) -> list[str]:
+    t = schema.get("type")
+    return [t] if isinstance(t, str) else list(t) if isinstance(t, list) else []
+
+
+def _fits(value: Any, kind: str) -> bool:
+    match kind:
+        case "integer":
+            return isinstance(value, int) and not isinstance(value, bool)
+        case "number":
+            return isinstance(value, int | float) and not isinstance(value, bool)
+        case "string":
+            return isinstance(value, str)
+        case "boolean":
+            return isinstance(value, bool)
+        case "array":
+            return isinstance(value, list)
+        case "object":
+            return isinstance(value, dict)
+        case "null":
+            return value is None
+    return True
+
+
+def _convert(value: Any, kind: str) -> Any:
+    """`value` as `kind` when the conversion loses nothing, else `value` unchanged."""
+    if kind == "integer":
+        if isinstance(value, float) and value.is_integer():
+            return int(value)
+        if isinstance(value, str) and _INT.match(value):
+            return int(value)
+    elif kind == "number" and isinstance(value, str) and _NUM.match(value):
+        number = float(value)
+        return int(number) if number.is_integer() and "." not in value else number
+    elif kind == "boolean" and isinstance(value, str) and value.strip().lower() in ("true", "false"):
+        return value.strip().lower() == "true"
+    elif kind == "string" and isinstance(value, int | float) and not isinstance(value, bool):
+        return str(value)
+    elif kind in ("array", "object") and isinstance(value, str):
+        try:
+            parsed = json.loads(value)
+        except json.JSONDecodeError:
+            parsed = None
+        if _fits(parsed, kind):
+            return parsed
+        if kind == "array":
+            return [value]
+    elif kind == "array" and not isinstance(value, list):
+        return [value]
+    return value
+
+
+def coerce(value: Any, schema: Mapping[str, Any]) -> Any:
+    """`value` with the trivially fixable mismatches against `schema` fixed (see the module docstring)."""
+    kinds = _types(schema)
+    if kinds and not any(_fits(value, k) for k in kinds):
+        for k in kinds:
+            converted = _convert(value, k)
+            if _fits(converted, k):
+                value = converted
+                break
+    enum = schema.get("enum")
+    if isinstance(enum, list) and value not in enum and isinstance(value, str):
+        folded = [e for e in enum if isinstance(e, str) and e.lower() == value.strip().lower()]
+        if len(folded) == 1:
+            value = folded[0]
+    if isinstance(value, dict):
+        props: Mapping[str, Any] = schema.get("properties") or {}
+        required = set(schema.get("required") or ())
+        out: dict[str, Any] = {}
+        for key, v in value.items():
+            sub = props.get(key)
+            if sub is None:
+                if schema.get("additionalProperties") is False:
+                    continue  # an argument the function does not take
+                out[key] = v
+            elif v is None and key not in required and "null" not in _types(sub):
+                continue  # "unit": null means the model left an optional argument unset
+            else:
+                out[key] = coerce(v, sub)
+        value = out
+    elif isinstance(value, list) and isinstance(schema.get("items"), Mapping):
+        value = [coerce(v, schema["items"]) for v in value]
+    return value
+
+
+def _normal(name: str) -> str:
+    return re.sub(r"[^a-z0-9]", "", name.lower().removeprefix("functions."))
+
+
+def resolve(name: str, tools: Sequence[FunctionSpec]) -> FunctionSpec | None:
+    """The tool a candidate names: exactly, else ignoring case, `functions.` and `_`/`.`/`-`."""
+    exact = next((t for t in tools if t.name == name), None)
+    if exact is not None:
+        return exact
+    close = [t for t in tools if _normal(t.name) == _normal(name)]
+    return close[0] if len(close) == 1 else None
+
+
+def check(candidates: Sequence[Candidate], tools: Sequence[FunctionSpec]) -> Checked:
+    """The valid calls among `candidates` (coerced, with fresh `call_…` ids) and the rejected rest."""
+    out = Checked()
+    for cand in candidates:
+        tool = resolve(cand.name, tools)
+        if tool is None:
+            offered = ", ".join(t.name for t in tools) or "(none)"
+            out.rejected.append((cand, f"no tool named {cand.name!r} (offered: {offered})"))
+            continue
+        args = {} if cand.arguments is None else cand.arguments
+        args = coerce(args, tool.parameters)
+        if not isinstance(args, dict):
+            out.rejected.append((cand, f"{tool.name}: arguments must be a JSON object, not {type(args).__name__}"))
+            continue
+        error = next(iter(Draft202012Validator(dict(tool.parameters)).iter_errors(args)), None)
+        if error is not None:
+            where = "/".join(str(p) for p in error.absolute_path) or "arguments"
+            out.rejected.append((cand, f"{tool.name}: {where}: {error.message}"))
+            continue
+        out.calls.append(ToolCall(id=new_id(), name=tool.name, arguments=json.dumps(args, ensure_ascii=False)))
+    return out

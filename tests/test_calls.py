@@ -1,0 +1,356 @@
+"""Function calling as a library: prompts, the lenient parser, schema validation, grammars, `CallingMode`."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from ponder.assistant import Assistant
+from ponder.backends.fake import FakeBackend
+from ponder.calls.grammar import calls_grammar, json_grammar
+from ponder.calls.mode import read
+from ponder.calls.parse import parse
+from ponder.calls.spec import CallPolicy, ResponseFormat, check_conversation, function, policy
+from ponder.calls.validate import check, coerce
+from ponder.errors import BadRequest
+from ponder.models.templates import get_template
+from ponder.types import Done, Event, Message, SamplingParams, TextDelta, ToolCall, ToolCallDelta, Usage
+from tests.conftest import fake_settings
+
+WEATHER = function(
+    "get_weather",
+    "Current weather in a city.",
+    {
+        "type": "object",
+        "properties": {"city": {"type": "string"}, "unit": {"type": "string", "enum": ["celsius", "fahrenheit"]}},
+        "required": ["city"],
+    },
+)
+INTEREST = function(
+    "compound_interest",
+    "Future value of a deposit.",
+    {
+        "type": "object",
+        "properties": {"principal": {"type": "number"}, "rate": {"type": "number"}, "years": {"type": "integer"}},
+        "required": ["principal", "rate", "years"],
+    },
+)
+TOOLS = policy([WEATHER, INTEREST])
+RECORDED = json.loads((Path(__file__).parent / "data" / "tool_outputs.json").read_text())
+
+
+def calls_of(text: str, finish: Any = "stop", p: CallPolicy = TOOLS) -> list[tuple[str, dict[str, Any]]]:
+    return [(c.name, json.loads(c.arguments)) for c in read(p, text, finish=finish).checked.calls]
+
+
+# --- the parser on what the packaged models really wrote ------------------------------------------
+
+
+@pytest.mark.parametrize("row", RECORDED, ids=lambda r: f"{r['model']}-{r['prompt']}-{r['style']}")
+def test_recorded_model_outputs_parse_to_the_calls_they_mean(row: dict[str, Any]) -> None:
+    """Verbatim replies of qwen2.5-coder-0.5b/1.5b (bench/tool_outputs.py); `expect` was read off each by hand."""
+    expected = [(c[0], c[1]) for c in row["expect"]]
+    assert calls_of(row["output"], row.get("finish", "stop")) == expected
+
+
+def test_the_recorded_table_covers_every_shape() -> None:
+    shapes = {row["shape"] for row in RECORDED}
+    assert {"tag", "fence", "bare", "broken", "prose"} <= shapes
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        (
+            '<tool_call>\n{"name": "get_weather", "arguments": {"city": "Rome"}}\n</tool_call>',
+            [("get_weather", {"city": "Rome"})],
+        ),
+        ('{"function": {"name": "get_weather", "parameters": {"city": "Oslo"}}}', [("get_weather", {"city": "Oslo"})]),
+        (
+            '{"type": "function", "function": {"name": "get_weather", "arguments": "{\\"city\\": \\"Lima\\"}"}}',
+            [("get_weather", {"city": "Lima"})],
+        ),
+        (
+            '[{"name": "get_weather", "arguments": {"city": "A"}},'
+            ' {"name": "get_weather", "arguments": {"city": "B"}}]',
+            [("get_weather", {"city": "A"}), ("get_weather", {"city": "B"})],
+        ),
+        ('{"get_weather": {"city": "Kyiv"}}', [("get_weather", {"city": "Kyiv"})]),
+        (
+            '<tool_call>\n{"name": "get_weather", "arguments": {"city": "Bern",}}\n</tool_call>',
+            [("get_weather", {"city": "Bern"})],
+        ),
+        ("Autumn leaves drift down {slowly}.", []),
+        ('```python\nprint({"name": "get_weather"})\n```', []),
+    ],
+)
+def test_shapes_models_write(text: str, expected: list[tuple[str, dict[str, Any]]]) -> None:
+    assert calls_of(text) == expected
+
+
+def test_strict_parsing_reads_only_well_formed_tags() -> None:
+    fenced = '```json\n{"name": "get_weather", "arguments": {"city": "Paris"}}\n```'
+    assert parse(fenced, strict=True).calls == []
+    tagged = '<tool_call>\n{"name": "get_weather", "arguments": {"city": "Paris"}}\n</tool_call>'
+    assert [c.name for c in parse(tagged, strict=True).calls] == ["get_weather"]
+
+
+def test_prose_around_a_call_stays_as_content() -> None:
+    attempt = read(TOOLS, 'Let me check.\n```json\n{"name": "get_weather", "arguments": {"city": "Paris"}}\n```')
+    assert attempt.parsed.content == "Let me check."
+    assert len(attempt.checked.calls) == 1
+
+
+def test_a_call_cut_short_by_max_tokens_is_not_passed_on() -> None:
+    cut = '{"name": "get_weather", "arguments": {"city": "Ber'
+    assert calls_of(cut, finish="stop") == [("get_weather", {"city": "Ber"})]  # ended there by choice: mended
+    attempt = read(TOOLS, cut, finish="length")
+    assert attempt.checked.calls == [] and "cut short" in attempt.checked.rejected[0][1]
+
+
+# --- validation ---------------------------------------------------------------------------------------
+
+
+def test_trivially_wrong_types_are_coerced() -> None:
+    out = check(
+        parse('{"name": "compound_interest", "arguments": {"principal": "2500", "rate": "4.5", "years": 10.0}}').calls,
+        [INTEREST],
+    )
+    assert json.loads(out.calls[0].arguments) == {"principal": 2500, "rate": 4.5, "years": 10}
+    assert coerce("Celsius", WEATHER.parameters["properties"]["unit"]) == "celsius"
+    assert coerce(3, {"type": "array", "items": {"type": "integer"}}) == [3]
+    assert coerce({"city": "X", "unit": None}, WEATHER.parameters) == {"city": "X"}
+
+
+def test_invalid_calls_are_rejected_with_the_reason() -> None:
+    out = check(
+        parse(
+            '[{"name": "get_weather", "arguments": {"unit": "celsius"}}, {"name": "book_flight", "arguments": {}}]'
+        ).calls,
+        [WEATHER],
+    )
+    assert out.calls == []
+    reasons = [r for _, r in out.rejected]
+    assert "'city' is a required property" in reasons[0]
+    assert "no tool named 'book_flight'" in reasons[1]
+
+
+def test_every_valid_call_gets_its_own_openai_id() -> None:
+    out = check(
+        parse(
+            '[{"name": "get_weather", "arguments": {"city": "A"}}, {"name": "get_weather", "arguments": {"city": "B"}}]'
+        ).calls,
+        [WEATHER],
+    )
+    ids = [c.id for c in out.calls]
+    assert all(i.startswith("call_") for i in ids) and len(set(ids)) == 2
+
+
+# --- the request, checked -------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("make", "message"),
+    [
+        (lambda: policy([WEATHER], "book_flight"), "not among the tools: get_weather"),
+        (lambda: policy([], "get_weather"), "defines no tools"),
+        (lambda: policy([], "required"), "needs at least one tool"),
+        (lambda: policy([WEATHER, WEATHER]), "defined twice"),
+        (
+            lambda: function("f", None, {"type": "object", "properties": {"x": {"type": "integr"}}}),
+            "not a valid JSON Schema",
+        ),
+        (lambda: function("has space"), "letters, digits"),
+    ],
+)
+def test_bad_function_calling_requests(make: Any, message: str) -> None:
+    with pytest.raises(BadRequest, match=message):
+        make()
+
+
+def test_a_tool_message_must_answer_an_earlier_call() -> None:
+    call = ToolCall(id="call_1", name="get_weather", arguments='{"city": "Paris"}')
+    ok = [
+        Message(role="user", content="hi"),
+        Message(role="assistant", content="", tool_calls=[call]),
+        Message(role="tool", content="18C", tool_call_id="call_1"),
+    ]
+    check_conversation(ok)
+    with pytest.raises(BadRequest, match=r"call_2.*answers no earlier"):
+        check_conversation([*ok, Message(role="tool", content="?", tool_call_id="call_2")])
+    with pytest.raises(BadRequest, match="needs tool_call_id"):
+        check_conversation([*ok[:2], Message(role="tool", content="?")])
+
+
+# --- prompts --------------------------------------------------------------------------------------------
+
+
+def test_qwen_prompt_is_qwens_own_tool_template() -> None:
+    """Byte for byte what Qwen2.5's chat template (tokenizer_config.json) renders for the same turns."""
+    template = replace(get_template("qwen"), tools=(WEATHER.openai(),))
+    call = ToolCall(id="call_1", name="get_weather", arguments='{"city": "Paris"}')
+    prompt = template.render(
+        [
+            Message(role="user", content="Weather in Paris and Rome?"),
+            Message(
+                role="assistant",
+                content="",
+                tool_calls=[call, call.model_copy(update={"id": "call_2", "arguments": '{"city": "Rome"}'})],
+            ),
+            Message(role="tool", content="18C", tool_call_id="call_1"),
+            Message(role="tool", content="24C", tool_call_id="call_2"),
+        ]
+    )
+    tool_json = json.dumps(WEATHER.openai(), ensure_ascii=False)
+    assert prompt == (
+        "<|im_start|>system\nYou are Qwen, created by Alibaba Cloud. You are a helpful assistant.\n\n# Tools\n\n"
+        "You may call one or more functions to assist with the user query.\n\n"
+        "You are provided with function signatures within <tools></tools> XML tags:\n<tools>\n"
+        f"{tool_json}\n</tools>\n\n"
+        "For each function call, return a json object with function name and arguments within "
+        "<tool_call></tool_call> XML tags:\n<tool_call>\n"
+        '{"name": <function-name>, "arguments": <args-json-object>}\n</tool_call><|im_end|>\n'
+        "<|im_start|>user\nWeather in Paris and Rome?<|im_end|>\n"
+        '<|im_start|>assistant\n<tool_call>\n{"name": "get_weather", "arguments": {"city": "Paris"}}\n</tool_call>\n'
+        '<tool_call>\n{"name": "get_weather", "arguments": {"city": "Rome"}}\n</tool_call><|im_end|>\n'
+        "<|im_start|>user\n<tool_response>\n18C\n</tool_response>\n<tool_response>\n24C\n</tool_response><|im_end|>\n"
+        "<|im_start|>assistant\n"
+    )
+
+
+def test_generic_templates_show_tools_in_the_system_turn() -> None:
+    template = replace(get_template("chatml"), tools=(WEATHER.openai(),))
+    prompt = template.render([Message(role="system", content="Be brief."), Message(role="user", content="hi")])
+    system = prompt.split("<|im_end|>")[0]
+    assert system.startswith("<|im_start|>system\nBe brief.") and '"name": "get_weather"' in system
+    assert "<tool_call>" in system and "plain text" in system
+
+
+# --- grammars -------------------------------------------------------------------------------------------
+
+
+def test_call_grammar_names_only_the_allowed_tools() -> None:
+    named = calls_grammar(policy([WEATHER, INTEREST], "compound_interest").allowed, parallel=False)
+    assert '"\\"compound_interest\\""' in named and "get_weather" not in named
+    assert named.startswith('root ::= "<tool_call>\\n" call "\\n</tool_call>"\n')
+    both = calls_grammar([WEATHER, INTEREST], parallel=True)
+    assert "get_weather" in both and "compound_interest" in both and "{0,7}" in both
+
+
+def test_json_grammar_follows_the_schema() -> None:
+    grammar = json_grammar({"type": "object", "properties": {"answer": {"type": "integer"}}, "required": ["answer"]})
+    assert '"\\"answer\\""' in grammar and "integer" in grammar
+
+
+# --- CallingMode over the fake backend --------------------------------------------------------------------
+
+
+async def run(
+    tmp_path: Path, scripts: list[str], calls: CallPolicy, mode: str = "instant"
+) -> tuple[list[Event], FakeBackend]:
+    assistant = Assistant(fake_settings(tmp_path, scripts=scripts))
+    events = [
+        e
+        async for e in assistant.run(
+            assistant.plan(mode=mode),
+            [Message(role="user", content="Weather in Paris?")],
+            SamplingParams(),
+            calls=calls,
+        )
+    ]
+    backend = await assistant.backend("fake")
+    assert isinstance(backend, FakeBackend)
+    return events, backend
+
+
+async def test_a_call_comes_out_as_tool_call_deltas(tmp_path: Path) -> None:
+    events, backend = await run(
+        tmp_path, ['```json\n{"name": "get_weather", "arguments": {"city": "Paris"}}\n```'], TOOLS
+    )
+    deltas = [e for e in events if isinstance(e, ToolCallDelta)]
+    assert deltas[0].id and deltas[0].id.startswith("call_") and deltas[0].name == "get_weather"
+    assert json.loads("".join(d.arguments for d in deltas)) == {"city": "Paris"}
+    assert not [e for e in events if isinstance(e, TextDelta)]
+    assert [e.finish_reason for e in events if isinstance(e, Done)] == ["tool_calls"]
+    assert '"name": "get_weather"' in backend.prompts[0]  # the tools were shown
+    assert backend.params[0].grammar is None  # `auto`: the model decides
+
+
+async def test_a_broken_call_is_asked_again_under_the_grammar(tmp_path: Path) -> None:
+    scripts = [
+        '{"name": "get_weather", "arguments": {"unit": "kelvin"}}',
+        '<tool_call>\n{"name": "get_weather", "arguments": {"city": "Paris"}}\n</tool_call>',
+    ]
+    events, backend = await run(tmp_path, scripts, TOOLS)
+    assert len(backend.prompts) == 2 and backend.params[0].grammar is None
+    assert backend.params[1].grammar is not None and "get_weather" in backend.params[1].grammar
+    assert [d.name for d in events if isinstance(d, ToolCallDelta) and d.name] == ["get_weather"]
+    usage = [e for e in events if isinstance(e, Usage)][-1]
+    assert usage.completion_tokens == sum(len(s.split()) for s in scripts)  # both attempts are paid for
+
+
+async def test_a_call_to_a_tool_that_does_not_exist_is_not_forced_into_a_real_one(tmp_path: Path) -> None:
+    invented = '{"name": "find_restaurant", "arguments": {"city": "Rome"}}'
+    events, backend = await run(tmp_path, [invented], TOOLS)
+    assert len(backend.prompts) == 1 and not [e for e in events if isinstance(e, ToolCallDelta)]
+    assert [e.finish_reason for e in events if isinstance(e, Done)] == ["stop"]
+
+
+async def test_an_answer_without_a_call_is_not_asked_again(tmp_path: Path) -> None:
+    events, backend = await run(tmp_path, ["It is sunny in Paris."], TOOLS)
+    assert len(backend.prompts) == 1
+    assert "".join(e.text for e in events if isinstance(e, TextDelta)) == "It is sunny in Paris."
+    assert [e.finish_reason for e in events if isinstance(e, Done)] == ["stop"]
+
+
+async def test_named_tool_choice_sends_that_functions_grammar(tmp_path: Path) -> None:
+    args = '{"principal": 100, "rate": 5, "years": 2}'
+    script = f'<tool_call>\n{{"name": "compound_interest", "arguments": {args}}}\n</tool_call>'
+    events, backend = await run(tmp_path, [script], policy([WEATHER, INTEREST], "compound_interest"))
+    grammar = backend.params[0].grammar
+    assert grammar is not None and "compound_interest" in grammar and "get_weather" not in grammar
+    assert [d.name for d in events if isinstance(d, ToolCallDelta) and d.name] == ["compound_interest"]
+
+
+async def test_a_named_choice_rejects_calls_to_other_tools(tmp_path: Path) -> None:
+    other = '{"name": "get_weather", "arguments": {"city": "Paris"}}'
+    events, backend = await run(tmp_path, [other, other], policy([WEATHER, INTEREST], "compound_interest"))
+    assert len(backend.prompts) == 2  # asked again, still no valid call: an answer, never a wrong call
+    assert not [e for e in events if isinstance(e, ToolCallDelta)]
+
+
+async def test_tool_choice_none_shows_no_tools_and_returns_text(tmp_path: Path) -> None:
+    text = '{"name": "get_weather", "arguments": {"city": "Paris"}}'
+    events, backend = await run(tmp_path, [text], policy([WEATHER], "none"))
+    assert "get_weather" not in backend.prompts[0]
+    assert "".join(e.text for e in events if isinstance(e, TextDelta)) == text
+    assert not [e for e in events if isinstance(e, ToolCallDelta)]
+
+
+async def test_parallel_tool_calls_false_keeps_one_call(tmp_path: Path) -> None:
+    two = '[{"name": "get_weather", "arguments": {"city": "A"}}, {"name": "get_weather", "arguments": {"city": "B"}}]'
+    events, _ = await run(tmp_path, [two], policy([WEATHER], "auto", parallel=False))
+    assert len([d for d in events if isinstance(d, ToolCallDelta) and d.name]) == 1
+    events, _ = await run(tmp_path, [two], policy([WEATHER], "auto"))
+    assert len([d for d in events if isinstance(d, ToolCallDelta) and d.name]) == 2
+
+
+async def test_thinking_constrains_only_the_answer_after_the_trace(tmp_path: Path) -> None:
+    fmt = policy(
+        response_format=ResponseFormat("json_schema", {"type": "object", "properties": {"n": {"type": "integer"}}})
+    )
+    events, backend = await run(tmp_path, ["Two and two. </think>", '{"n": 4}'], fmt, mode="thinking")
+    assert backend.params[0].grammar is None  # the trace
+    assert backend.params[-1].grammar is not None and '"\\"n\\""' in backend.params[-1].grammar
+    assert "".join(e.text for e in events if isinstance(e, TextDelta)) == '{"n": 4}'
+
+
+async def test_a_call_through_thinking_mode(tmp_path: Path) -> None:
+    scripts = ["The user wants weather. </think>", '{"name": "get_weather", "arguments": {"city": "Paris"}}']
+    events, backend = await run(tmp_path, scripts, policy([WEATHER], "required"), mode="thinking")
+    assert backend.params[0].grammar is None and backend.params[1].grammar is not None
+    assert [d.name for d in events if isinstance(d, ToolCallDelta) and d.name] == ["get_weather"]

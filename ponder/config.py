@@ -204,7 +204,7 @@ class AgentSettings(_Section):
     synthesis_tokens: int = Field(512, ge=16, description="Tokens kept back for the final answer (agents mode).")
     delegate: bool = Field(False, description="Offer agents a `delegate` tool that hands a sub-task to a sub-agent.")
     max_depth: int = Field(2, ge=1, le=4, description="How deep delegation may nest.")
-    think: bool = Field(False, description="Agents think before each turn (thinking mode) instead of answering directly.")
+    think: bool = Field(False, description="Agents think (thinking mode) before each turn.")
 
 
 class Settings(BaseSettings):

@@ -71,6 +71,14 @@ async def test_a_tool_error_goes_back_to_the_model_as_an_observation(tmp_path: P
     assert answer(events) == "408."
 
 
+async def test_a_repeated_call_is_not_run_again_and_the_model_answers_without_tools(tmp_path: Path) -> None:
+    same = call("calculator", expression="12*34")
+    events, backend = await run(tmp_path, "agent", [same, same.replace('": "', '":"'), "It is 408."])
+    assert len(report(events)["steps"]) == 1  # the same call (whatever its spacing) ran once
+    assert answer(events) == "It is 408."
+    assert "<tools>" in backend.prompts[1] and "<tools>" not in backend.prompts[2]
+
+
 async def test_step_limit_ends_with_an_answer_without_tools(tmp_path: Path) -> None:
     always = [call("calculator", expression=f"{i}+1") for i in range(5)]
     events, backend = await run(tmp_path, "agent", [*always[:2], "Done: 2."], max_steps=2)

@@ -24,7 +24,7 @@ if TYPE_CHECKING:
 SUBAGENT = (
     "You are an assistant solving one self-contained task for another assistant. Use a tool whenever it "
     "helps (the calculator for arithmetic, python for computations). When you have the result, reply with "
-    "it in one or two sentences."
+    "it in one or two sentences; never repeat a call you have already made."
 )
 
 

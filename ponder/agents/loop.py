@@ -13,6 +13,7 @@ without tools to answer from what it has.
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import AsyncGenerator, Sequence
 from contextlib import aclosing
 from dataclasses import dataclass, field, replace
@@ -28,6 +29,11 @@ from ponder.types import AgentStep, Done, Event, Message, TextDelta, ToolCall, T
 if TYPE_CHECKING:
     from ponder.tools.box import ToolBox
 
+INSTRUCTION = (
+    "You are a helpful assistant with tools. Call a tool when it helps you answer exactly (the calculator "
+    "for arithmetic, python for longer computations). Once the tool results give you what you need, reply "
+    "to the user with the final answer in plain words; never repeat a call you have already made."
+)
 SHOWN = 400
 """Characters of an observation kept in the provenance and progress (the model sees it whole)."""
 BLOCKED_CALL = "This call was not run: the safety policy does not allow it."
@@ -125,21 +131,32 @@ class ToolLoop:
     async def run(self, request: RunRequest, outcome: Outcome) -> AsyncGenerator[Event, None]:
         """Yield an `AgentStep` per call and one for the answer; the answer itself lands in `outcome`."""
         convo = list(request.messages)
+        if not convo or convo[0].role not in ("system", "developer"):
+            convo.insert(0, Message(role="system", content=INSTRUCTION))
+        made: dict[tuple[str, str], Step] = {}
+        answer_now = False
         while True:
             why = self._limit(outcome)
-            turn = await self._turn(request, convo, outcome, tools=why is None)
+            turn = await self._turn(request, convo, outcome, tools=why is None and not answer_now)
             if turn is None:  # out of time or tokens before the model could answer
                 outcome.stopped = outcome.stopped or self.budget.exhausted() or "time"
                 break
             if why is not None:
                 outcome.stopped = why
-            if not turn.calls or why is not None:
+            if not turn.calls or why is not None or answer_now:
                 outcome.answer = turn.text.strip()
                 break
+            fresh = [c for c in turn.calls if _key(c) not in made]
+            if not fresh:
+                # Small models often ask again for what they already have: they have what they need, so
+                # the next turn offers no tools and the model answers from the results above.
+                answer_now = True
+                continue
             self.budget.steps_used += 1
-            convo.append(Message(role="assistant", content=turn.text, tool_calls=turn.calls))
-            steps = await asyncio.gather(*(self._call(request, c) for c in turn.calls))
-            for call, step in zip(turn.calls, steps, strict=True):
+            convo.append(Message(role="assistant", content=turn.text, tool_calls=fresh))
+            steps = await asyncio.gather(*(self._call(request, c) for c in fresh))
+            for call, step in zip(fresh, steps, strict=True):
+                made[_key(call)] = step
                 outcome.steps.append(step)
                 convo.append(Message(role="tool", content=step.observation, tool_call_id=call.id, name=call.name))
                 yield AgentStep(
@@ -202,10 +219,20 @@ class ToolLoop:
         return Step(call.name, call.arguments, seen.ok, content, seen.seconds)
 
 
+def _key(call: ToolCall) -> tuple[str, str]:
+    """A call's identity, whatever the spacing and key order of its JSON arguments."""
+    try:
+        return call.name, json.dumps(json.loads(call.arguments), sort_keys=True)
+    except json.JSONDecodeError:
+        return call.name, call.arguments.strip()
+
+
 def _fallback(outcome: Outcome) -> str:
     """An agent cut off before it could answer still reports what its tools found."""
     found = [s for s in outcome.steps if s.ok]
     if not found:
         return f"(no answer: the {outcome.stopped or 'budget'} limit was reached first)"
     last = found[-1]
-    return f"(cut off by the {outcome.stopped or 'budget'} limit; last result of {last.tool}: {last.observation[:SHOWN]})"
+    return (
+        f"(cut off by the {outcome.stopped or 'budget'} limit; last result of {last.tool}: {last.observation[:SHOWN]})"
+    )

@@ -97,7 +97,10 @@ class AgentsMode:
         if room > 0:
             synthesis = replace(
                 request,
-                messages=[*request.messages, Message(role="user", content=SYNTHESIS.format(results=_results(outcomes)))],
+                messages=[
+                    *request.messages,
+                    Message(role="user", content=SYNTHESIS.format(results=_results(outcomes))),
+                ],
                 params=request.params.model_copy(update={"max_tokens": room}),
             )
             async with aclosing(InstantMode().run(synthesis)) as events:
@@ -132,7 +135,9 @@ class AgentsMode:
         fmt = ResponseFormat("json_schema", plan_schema(opts.subagents), "plan")
         system = PLANNER.format(n=opts.subagents, tools=", ".join(tools) or "none")
         convo = [Message(role="system", content=system), *(m for m in request.messages if m.role != "system")]
-        params = request.params.model_copy(update={"max_tokens": min(PLAN_TOKENS, budget.tokens_left), "temperature": 0.0})
+        params = request.params.model_copy(
+            update={"max_tokens": min(PLAN_TOKENS, budget.tokens_left), "temperature": 0.0}
+        )
         sub = replace(request, messages=convo, params=params)
         text, usage = "", Usage()
         async with aclosing(CallingMode(InstantMode(), CallPolicy(response_format=fmt)).run(sub)) as events:

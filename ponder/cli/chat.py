@@ -42,7 +42,9 @@ async def _answer(
                 err.print(f"plan: {ev.text}", style="dim", highlight=False, markup=False)
             elif ev.kind == "call":
                 mark = "→" if ev.ok else "✗"
-                err.print(f"{ev.agent}: {ev.text} {mark} {ev.observation[:120]}", style="dim", highlight=False, markup=False)
+                err.print(
+                    f"{ev.agent}: {ev.text} {mark} {ev.observation[:120]}", style="dim", highlight=False, markup=False
+                )
         elif isinstance(ev, ToolCallDelta):  # a call the model made (only with client-defined tools)
             err.print(f"[dim]call {ev.name}(…)[/dim]" if ev.name else f"[dim]{ev.arguments}[/dim]", highlight=False)
         elif isinstance(ev, Progress):

@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
+from ponder.agents.loop import ANSWER_NOW
 from ponder.assistant import Assistant
 from ponder.backends.fake import FakeBackend
 from ponder.config import ModelEntry, Settings
@@ -71,21 +72,21 @@ async def test_a_tool_error_goes_back_to_the_model_as_an_observation(tmp_path: P
     assert answer(events) == "408."
 
 
-async def test_a_repeated_call_is_not_run_again_and_the_model_answers_without_tools(tmp_path: Path) -> None:
+async def test_a_repeated_call_is_not_run_again_and_the_model_is_asked_to_answer(tmp_path: Path) -> None:
     same = call("calculator", expression="12*34")
     events, backend = await run(tmp_path, "agent", [same, same.replace('": "', '":"'), "It is 408."])
     assert len(report(events)["steps"]) == 1  # the same call (whatever its spacing) ran once
     assert answer(events) == "It is 408."
-    assert "<tools>" in backend.prompts[1] and "<tools>" not in backend.prompts[2]
+    assert ANSWER_NOW not in backend.prompts[1] and ANSWER_NOW in backend.prompts[2]
 
 
-async def test_step_limit_ends_with_an_answer_without_tools(tmp_path: Path) -> None:
+async def test_step_limit_ends_with_an_answer_and_no_more_calls(tmp_path: Path) -> None:
     always = [call("calculator", expression=f"{i}+1") for i in range(5)]
-    events, backend = await run(tmp_path, "agent", [*always[:2], "Done: 2."], max_steps=2)
+    events, backend = await run(tmp_path, "agent", [*always[:2], "Done: 2. " + always[2]], max_steps=2)
     rep = report(events)
-    assert len(rep["steps"]) == 2 and rep["stopped"] == "steps"
+    assert len(rep["steps"]) == 2 and rep["stopped"] == "steps"  # the third call was not run
     assert answer(events) == "Done: 2."
-    assert "calculator" in backend.prompts[0] and "<tools>" not in backend.prompts[2]  # the last turn had none
+    assert ANSWER_NOW in backend.prompts[2]
 
 
 async def test_the_token_budget_holds_across_the_whole_tree(tmp_path: Path) -> None:

@@ -21,12 +21,6 @@ if TYPE_CHECKING:
     from ponder.config import AgentSettings
     from ponder.tools.box import ToolBox
 
-SUBAGENT = (
-    "You are an assistant solving one self-contained task for another assistant. Use a tool whenever it "
-    "helps (the calculator for arithmetic, python for computations). When you have the result, reply with "
-    "it in one or two sentences; never repeat a call you have already made."
-)
-
 
 class Delegate:
     """The `delegate` tool: runs a sub-agent on the task it is given, within the caller's budget."""
@@ -57,7 +51,7 @@ class Delegate:
         box = toolbox_for(self.box, deeper if self.depth + 1 < self.opts.max_depth else None)
         outcome = Outcome(f"delegate-{self.depth}.{len(self.outcomes) + 1}", task)
         self.outcomes.append(outcome)
-        messages = [Message(role="system", content=SUBAGENT), Message(role="user", content=task)]
+        messages = [Message(role="user", content=task)]
         loop = ToolLoop(box, self.budget, name=outcome.agent, tools=self.opts.tools, max_steps=self.opts.max_steps,
                         step_tokens=self.opts.step_tokens)  # fmt: skip
         async for _ in loop.run(replace(self.request, messages=messages), outcome):

@@ -29,11 +29,7 @@ from ponder.types import AgentStep, Done, Event, Message, TextDelta, ToolCall, T
 if TYPE_CHECKING:
     from ponder.tools.box import ToolBox
 
-INSTRUCTION = (
-    "You are a helpful assistant with tools. Call a tool when it helps you answer exactly (the calculator "
-    "for arithmetic, python for longer computations). Once the tool results give you what you need, reply "
-    "to the user with the final answer in plain words; never repeat a call you have already made."
-)
+ANSWER_NOW = "Using the tool results above, answer my question now, in words. Do not call any more tools."
 SHOWN = 400
 """Characters of an observation kept in the provenance and progress (the model sees it whole)."""
 BLOCKED_CALL = "This call was not run: the safety policy does not allow it."
@@ -130,9 +126,9 @@ class ToolLoop:
 
     async def run(self, request: RunRequest, outcome: Outcome) -> AsyncGenerator[Event, None]:
         """Yield an `AgentStep` per call and one for the answer; the answer itself lands in `outcome`."""
+        # No instruction of our own: with the template's default system message and the tools block, the
+        # coder models call tools; with an agent instruction in its place, the 1.5B answered from memory.
         convo = list(request.messages)
-        if not convo or convo[0].role not in ("system", "developer"):
-            convo.insert(0, Message(role="system", content=INSTRUCTION))
         made: dict[tuple[str, str], Step] = {}
         answer_now = False
         while True:
@@ -178,9 +174,12 @@ class ToolLoop:
         seconds = self.budget.seconds_left
         if room <= 0 or seconds <= 0:
             return None
-        policy = CallPolicy(self.functions, "auto" if tools and self.functions else "none")
+        # The last turn keeps the tools in the prompt (without them, the calls above make no sense to the model
+        # and it refuses) and asks for the answer in words; any call it still makes is ignored.
+        policy = CallPolicy(self.functions, "auto" if self.functions else "none")
+        messages = convo if tools or not outcome.steps else [*convo, Message(role="user", content=ANSWER_NOW)]
         params = request.params.model_copy(update={"max_tokens": room})
-        sub = replace(request, messages=convo, params=params)
+        sub = replace(request, messages=messages, params=params)
         turn = Turn()
         calls: dict[int, dict[str, str]] = {}
         try:

@@ -18,7 +18,7 @@ from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from ponder.agents.budget import Budget
-from ponder.agents.delegate import SUBAGENT, Delegate, toolbox_for
+from ponder.agents.delegate import Delegate, toolbox_for
 from ponder.agents.loop import Outcome, ToolLoop
 from ponder.agents.solo import budget_of, checked_tools, inner_mode, settings_of
 from ponder.calls.mode import CallingMode
@@ -163,7 +163,7 @@ class AgentsMode:
                 max_steps=opts.max_steps, step_tokens=opts.step_tokens, inner=inner_mode(opts),
             )  # fmt: skip
             task = outcome.task if outcome.task == whole else f"{outcome.task}\n\n(Part of the request: {whole})"
-            messages = [Message(role="system", content=SUBAGENT), Message(role="user", content=task)]
+            messages = [Message(role="user", content=task)]
             try:
                 async with aclosing(loop.run(replace(request, messages=messages), outcome)) as events:
                     async for event in events:

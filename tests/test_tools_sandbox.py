@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import socket
 import threading
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -67,12 +68,15 @@ async def test_wall_clock_timeout_kills_the_process() -> None:
         "import builtins\nbuiltins.any = lambda *a: True\nprint(open('/etc/hostname').read())",
         "import __main__\n__main__.FORBIDDEN.clear()\n__main__.FORBIDDEN_PREFIXES = ()\nimport socket\nsocket.socket()",
         "import resource\nresource.setrlimit(resource.RLIMIT_CPU, (1000, 1000))",
+        "import sqlite3\nsqlite3.connect('/tmp/escaped-from-sandbox').execute('create table t(x)')",
+        "import sqlite3\nsqlite3.connect('file:/tmp/escaped-from-sandbox?mode=rwc', uri=True)",
         "import ctypes\nctypes.CDLL(None).system(b'cat /etc/hostname')",
     ],
 )
-async def test_nothing_outside_its_folder(code: str) -> None:
-    with pytest.raises(ToolError, match="PermissionError: sandbox"):
-        await run_python(code, LIMITS)
+@pytest.mark.parametrize("namespaces", [False, True], ids=["hook-alone", "with-namespaces"])
+async def test_nothing_outside_its_folder(code: str, namespaces: bool) -> None:
+    with pytest.raises(ToolError, match="PermissionError: sandbox"):  # the audit hook's refusal
+        await run_python(code, replace(LIMITS, namespaces=namespaces))
     assert not Path("/tmp/escaped-from-sandbox").exists()
 
 

@@ -41,6 +41,8 @@ FORBIDDEN = {
     "code.__new__",
     "function.__new__",
     "mmap.__new__",
+    "sqlite3.enable_load_extension",
+    "sqlite3.load_extension",
     "winreg.OpenKey",
 }
 WRITES = {
@@ -61,6 +63,7 @@ WRITES = {
     "shutil.copytree": (1,),
     "shutil.move": (0, 1),
     "shutil.chown": (0,),
+    "sqlite3.connect": (0,),  # ":memory:" resolves inside the folder; "file:" URIs are refused below
 }
 READS = {"os.listdir": (0,), "os.scandir": (0,), "os.getxattr": (0,), "os.listxattr": (0,)}
 UNAUDITED = ("mkfifo", "mknod")
@@ -168,7 +171,7 @@ def fence(folder: str) -> None:
             if hasattr(module, name):
                 delattr(module, name)
     realpath, fsdecode, readlink, sep = os.path.realpath, os.fsdecode, os.readlink, os.sep
-    any_, isinstance_, len_, denied = any, isinstance, len, PermissionError
+    any_, isinstance_, len_, str_, denied = any, isinstance, len, str, PermissionError
     forbidden, forbidden_prefixes = frozenset(FORBIDDEN), tuple(FORBIDDEN_PREFIXES)
     writes, reads, write_flags = dict(WRITES), dict(READS), WRITE_FLAGS
     home = realpath(folder)
@@ -207,6 +210,8 @@ def fence(folder: str) -> None:
                 return  # `import ctypes` opens the interpreter itself (numpy needs this); symbols stay refused
             elif event in forbidden or event.startswith(forbidden_prefixes):
                 raise denied(f"sandbox: {event} is not allowed (no network, processes or ctypes)")
+            elif event == "sqlite3.connect" and str_(args[0]).startswith("file:"):
+                refuse(event, args[0])
             elif event in writes:
                 for i in writes[event]:
                     if i < len_(args) and args[i] is not None and not within(args[i], (home,)):

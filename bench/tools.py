@@ -24,7 +24,7 @@ from typing import Any
 from ponder.config import Settings
 from ponder.tools.calculator import calculate
 from ponder.tools.documents import DocumentsTool, index_for
-from ponder.tools.sandbox import Limits, network_namespace_available, run_python
+from ponder.tools.sandbox import Limits, namespaces_available, run_python
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = Path(__file__).parent / "results"
@@ -77,7 +77,7 @@ async def main(runs: int) -> dict[str, Any]:
             queries.append(time.perf_counter() - start)
     return {
         "sandbox_runs": runs,
-        "sandbox_network_namespace": network_namespace_available(),
+        "sandbox_namespaces": namespaces_available(),
         "sandbox_median_s": statistics.median(sandbox),
         "sandbox_max_s": max(sandbox),
         "calculator_median_ms": statistics.median(calc) * 1000,

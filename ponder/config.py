@@ -185,8 +185,10 @@ class ToolSettings(_Section):
     cpu_seconds: int = Field(5, ge=1, description="CPU seconds a sandboxed Python run may use.")
     memory_mb: int = Field(512, ge=64, description="Address space of a sandboxed Python run, in MB.")
     output_bytes: int = Field(16_000, ge=256, description="Output kept from a sandboxed run; it is stopped beyond.")
-    network_namespace: bool = Field(
-        True, description="Run the sandbox in an empty network namespace (`unshare -rn`) where the kernel allows."
+    namespaces: bool = Field(
+        True,
+        description="Run the sandbox in its own user, network and mount namespaces (`unshare -rnm`) where the "
+        "kernel allows: no network, and no files but its folder and Python's libraries.",
     )
     mcp_servers: list[McpServerEntry] = Field(default_factory=list, description="Stdio MCP servers (config file).")
 

@@ -5,12 +5,13 @@ from __future__ import annotations
 import os
 import socket
 import threading
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
 from ponder.errors import ToolError
-from ponder.tools.sandbox import Limits, network_namespace_available, run_python
+from ponder.tools.sandbox import Limits, namespaces_available, run_python
 
 LIMITS = Limits(cpu_seconds=1, memory_mb=256, output_bytes=1000, timeout=20)
 
@@ -67,12 +68,15 @@ async def test_wall_clock_timeout_kills_the_process() -> None:
         "import builtins\nbuiltins.any = lambda *a: True\nprint(open('/etc/hostname').read())",
         "import __main__\n__main__.FORBIDDEN.clear()\n__main__.FORBIDDEN_PREFIXES = ()\nimport socket\nsocket.socket()",
         "import resource\nresource.setrlimit(resource.RLIMIT_CPU, (1000, 1000))",
+        "import sqlite3\nsqlite3.connect('/tmp/escaped-from-sandbox').execute('create table t(x)')",
+        "import sqlite3\nsqlite3.connect('file:/tmp/escaped-from-sandbox?mode=rwc', uri=True)",
         "import ctypes\nctypes.CDLL(None).system(b'cat /etc/hostname')",
     ],
 )
-async def test_nothing_outside_its_folder(code: str) -> None:
-    with pytest.raises(ToolError, match="PermissionError: sandbox"):
-        await run_python(code, LIMITS)
+@pytest.mark.parametrize("namespaces", [False, True], ids=["hook-alone", "with-namespaces"])
+async def test_nothing_outside_its_folder(code: str, namespaces: bool) -> None:
+    with pytest.raises(ToolError, match="PermissionError: sandbox"):  # the audit hook's refusal
+        await run_python(code, replace(LIMITS, namespaces=namespaces))
     assert not Path("/tmp/escaped-from-sandbox").exists()
 
 
@@ -122,7 +126,13 @@ async def test_no_network() -> None:
     assert not reached.is_set()
 
 
-@pytest.mark.skipif(not network_namespace_available(), reason="user namespaces are not allowed here")
-async def test_in_an_empty_network_namespace() -> None:
-    """Where the kernel allows it, the child sees no network device but its own loopback."""
+@pytest.mark.skipif(not namespaces_available(), reason="user namespaces are not allowed here")
+async def test_namespaces_hide_the_network_and_the_files() -> None:
+    """Where the kernel allows it, the child sees no network device but its own loopback, and no file
+    outside its folder and Python's libraries: even calls the audit hook lets through find nothing."""
     assert await run_python("import socket\nsocket.if_nameindex()", LIMITS) == "[(1, 'lo')]\n"
+    assert Path("/etc/hostname").exists() and Path(__file__).exists()
+    seen = await run_python(f"import os\n[os.path.exists(p) for p in ('/etc/hostname', {__file__!r})]", LIMITS)
+    assert seen == "[False, False]\n"
+    numbers = await run_python("import numpy, sqlite3, zoneinfo\nprint(numpy.ones(3).sum())", LIMITS)
+    assert numbers == "3.0\n"  # what Python needs is still there

@@ -4,11 +4,13 @@ Each run gets a fresh temporary folder (deleted afterwards) and a new interprete
 user site, no PYTHON* variables, no bytecode writes, a bare environment) in its own process group, which is killed
 outright on the wall-clock timeout or when the output passes its byte limit. Inside, the child
 (`sandbox_child.py`) sets kernel resource limits on itself and installs an audit hook before the
-code runs. Where the kernel allows unprivileged user namespaces, the child also starts in an empty
-network namespace (`unshare -rn`), so there is no network to reach even past the hook.
+code runs. Where the kernel allows unprivileged user namespaces, the child starts in new user,
+network and mount namespaces (`unshare -rnm`): it has no network device but its own loopback, and
+it pivots to a root that holds only its folder and, read-only, the libraries Python needs, so a
+path outside them does not exist for it, past the hook or not.
 
 What this does and does not isolate is spelled out in the README ("Tools"); in short, the limits and
-the namespace are enforced by the kernel, the file and socket rules by an in-process audit hook.
+the namespaces are enforced by the kernel, the file and socket rules by an in-process audit hook.
 """
 
 from __future__ import annotations
@@ -43,17 +45,17 @@ class Limits:
     output_bytes: int = 16_000
     timeout: float = 10.0
     file_bytes: int = 16 * 1024 * 1024
-    network_namespace: bool = True
+    namespaces: bool = True
 
 
 @cache
-def network_namespace_available() -> bool:
-    """Whether `unshare -rn` works here (user namespaces allowed, util-linux installed)."""
+def namespaces_available() -> bool:
+    """Whether `unshare -rnm` works here (user namespaces allowed, util-linux installed)."""
     unshare = shutil.which("unshare")
     if unshare is None:
         return False
     try:
-        return subprocess.run([unshare, "-rn", "true"], capture_output=True, timeout=5).returncode == 0
+        return subprocess.run([unshare, "-rnm", "true"], capture_output=True, timeout=5).returncode == 0
     except (OSError, subprocess.TimeoutExpired):
         return False
 
@@ -65,17 +67,21 @@ def _kill(pid: int) -> None:
 
 async def run_python(code: str, limits: Limits) -> str:
     """What `code` printed (stdout and stderr, interleaved); `ToolError` if it failed or was stopped."""
-    folder = tempfile.mkdtemp(prefix="ponder-sandbox-")
+    base = tempfile.mkdtemp(prefix="ponder-sandbox-")
     try:
+        folder, jail_root = os.path.join(base, "work"), os.path.join(base, "root")
+        os.mkdir(folder)
+        os.mkdir(jail_root)
         Path(folder, "main.py").write_text(code, encoding="utf-8")
-        isolated = limits.network_namespace and await asyncio.to_thread(network_namespace_available)
-        prefix = ["unshare", "-rn"] if isolated else []
+        isolated = limits.namespaces and await asyncio.to_thread(namespaces_available)
+        prefix = ["unshare", "-rnm"] if isolated else []
         child_limits = {"cpu_seconds": limits.cpu_seconds, "memory_mb": limits.memory_mb}
         child_limits["file_bytes"] = limits.file_bytes
         env = {"PATH": "/usr/bin:/bin", "HOME": folder, "TMPDIR": folder, "LANG": "C.UTF-8"}
         env |= {k: "1" for k in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")}
+        argv = [*prefix, sys.executable, "-I", "-B", str(CHILD), folder, json.dumps(child_limits)]
         proc = await asyncio.create_subprocess_exec(
-            *prefix, sys.executable, "-I", "-B", str(CHILD), folder, json.dumps(child_limits),
+            *argv, jail_root if isolated else "",
             stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
             cwd=folder, env=env, start_new_session=True,
         )  # fmt: skip
@@ -92,7 +98,7 @@ async def run_python(code: str, limits: Limits) -> str:
         text = output[: limits.output_bytes].decode("utf-8", errors="replace")
         problem = problem or _failure(proc.returncode, text, limits)
     finally:
-        shutil.rmtree(folder, ignore_errors=True)
+        shutil.rmtree(base, ignore_errors=True)
     if problem:
         raise ToolError(f"{problem}\n{text}".rstrip() if text else problem)
     return text if text.strip() else "(the code ran and printed nothing; print() the values you need)"
@@ -145,7 +151,7 @@ class PythonTool(FunctionTool):
                 memory_mb=t.memory_mb,
                 output_bytes=t.output_bytes,
                 timeout=t.timeout,
-                network_namespace=t.network_namespace,
+                namespaces=t.namespaces,
             )
         )
 

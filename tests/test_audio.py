@@ -234,3 +234,12 @@ def test_audio_settings_come_from_the_environment(monkeypatch: pytest.MonkeyPatc
     monkeypatch.setenv("PONDER_AUDIO__MODEL", "whisper-tiny.en")
     audio = Settings().audio
     assert audio.max_seconds == 30 and audio.model == "whisper-tiny.en"
+
+
+def test_models_lists_and_pulls_the_speech_models(runner: CliRunner) -> None:
+    listing = runner.invoke(cli, ["models"])
+    assert listing.exit_code == 0, listing.output
+    assert "whisper-base (speech" in listing.stdout and "whisper-tiny.en" in listing.stdout
+    unknown = runner.invoke(cli, ["models", "pull", "whisper-large"])
+    assert unknown.exit_code == 1
+    assert "valid models are: qwen2.5-coder-0.5b, qwen2.5-coder-1.5b, smollm2-135m, whisper-base" in unknown.stderr

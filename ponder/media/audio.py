@@ -114,7 +114,7 @@ def decode(data: bytes, limits: AudioSettings, what: str = "the audio file") -> 
                 raise _too_long(what, f"{container.duration / av.time_base:.1f} s", limits)
             resampler = av.AudioResampler(format="flt", layout="mono", rate=RATE)
             for frame in container.decode(audio=0):
-                for out in [*resampler.resample(frame)]:
+                for out in resampler.resample(frame):
                     block = out.to_ndarray().reshape(-1).astype(np.float32, copy=False)
                     got += len(block)
                     if got > most:

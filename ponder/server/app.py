@@ -25,6 +25,7 @@ from ponder import __version__
 from ponder.assistant import Assistant
 from ponder.config import Settings
 from ponder.errors import PayloadTooLarge, PonderError, QueueFull
+from ponder.server.audio import router as audio_router
 from ponder.server.protocol import ChatCompletionRequest, CompletionRequest, error_body
 from ponder.server.serving import Serving
 
@@ -138,6 +139,8 @@ def create_app(settings: Settings, assistant: Assistant | None = None, *, preloa
     @app.post("/v1/completions", response_model=None)
     async def completions(req: CompletionRequest, request: Request) -> Response:
         return await serving.complete(req, request)
+
+    app.include_router(audio_router)
 
     @app.get("/v1/models")
     async def list_models() -> dict[str, Any]:

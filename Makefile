@@ -89,3 +89,9 @@ lint: install-test
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
+
+# Function-calling accuracy on BFCL: data and AST checker from bfcl-eval (--no-deps: its vendor SDKs are not needed).
+.PHONY: bfcl
+bfcl: install-test
+	$(BIN)/pip install --quiet --disable-pip-version-check --no-deps bfcl-eval==2026.3.23
+	$(BIN)/python -m bench.bfcl $(BFCL_ARGS)

@@ -59,7 +59,7 @@ def test_recorded_model_outputs_parse_to_the_calls_they_mean(row: dict[str, Any]
 
 def test_the_recorded_table_covers_every_shape() -> None:
     shapes = {row["shape"] for row in RECORDED}
-    assert {"tag", "fence", "bare", "broken", "prose"} <= shapes
+    assert {"tag", "fence", "bare", "broken", "prose", "python"} <= shapes
 
 
 @pytest.mark.parametrize(
@@ -285,12 +285,33 @@ async def test_a_broken_call_is_asked_again_under_the_grammar(tmp_path: Path) ->
         '{"name": "get_weather", "arguments": {"unit": "kelvin"}}',
         '<tool_call>\n{"name": "get_weather", "arguments": {"city": "Paris"}}\n</tool_call>',
     ]
-    events, backend = await run(tmp_path, scripts, TOOLS)
-    assert len(backend.prompts) == 2 and backend.params[0].grammar is None
+    events, backend = await run(tmp_path, [*scripts, ""], TOOLS)  # "": no more calls after that one
+    assert len(backend.prompts) == 3 and backend.params[0].grammar is None
     assert backend.params[1].grammar is not None and "get_weather" in backend.params[1].grammar
     assert [d.name for d in events if isinstance(d, ToolCallDelta) and d.name] == ["get_weather"]
     usage = [e for e in events if isinstance(e, Usage)][-1]
     assert usage.completion_tokens == sum(len(s.split()) for s in scripts)  # both attempts are paid for
+
+
+async def test_the_model_is_offered_the_turn_again_for_more_calls(tmp_path: Path) -> None:
+    """One call for a two-city question, then, continued after it, the second (and a repeat, dropped)."""
+    first = '```json\n{"name": "get_weather", "arguments": {"city": "Paris"}}\n```'
+    more = (
+        '\n<tool_call>\n{"name": "get_weather", "arguments": {"city": "Rome"}}\n</tool_call>'
+        '\n<tool_call>\n{"name": "get_weather", "arguments": {"city": "Paris"}}\n</tool_call>'
+    )
+    events, backend = await run(tmp_path, [first, more], TOOLS)
+    deltas = [e for e in events if isinstance(e, ToolCallDelta)]
+    assert [json.loads(d.arguments) for d in deltas if not d.name] == [{"city": "Paris"}, {"city": "Rome"}]
+    assert [d.call_index for d in deltas if d.name] == [0, 1]
+    # The turn is continued in the template's own format, under a grammar of "more calls or the end".
+    assert backend.prompts[1].endswith(
+        '<tool_call>\n{"name": "get_weather", "arguments": {"city": "Paris"}}\n</tool_call>'
+    )
+    grammar = backend.params[1].grammar
+    assert grammar is not None and grammar.startswith('root ::= ("\\n" "<tool_call>\\n" call')
+    _, backend = await run(tmp_path, [first], policy([WEATHER], parallel=False))
+    assert len(backend.prompts) == 1  # one call asked for: not offered more
 
 
 async def test_a_call_to_a_tool_that_does_not_exist_is_not_forced_into_a_real_one(tmp_path: Path) -> None:

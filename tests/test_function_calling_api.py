@@ -40,7 +40,7 @@ def sdk(client: TestClient) -> openai.OpenAI:
 
 def test_sdk_round_trips_calls_and_a_tool_follow_up(served: tuple[TestClient, FakeBackend]) -> None:
     client, backend = served
-    backend.enqueue(TWO_CALLS, "Paris is 18C and Rome is 24C.")
+    backend.enqueue(TWO_CALLS, "", "Paris is 18C and Rome is 24C.")  # "": no call after those two
     first = sdk(client).chat.completions.create(model="fake", messages=ASK, tools=[WEATHER])
     choice = first.choices[0]
     assert choice.finish_reason == "tool_calls"

@@ -44,6 +44,18 @@ def _arguments(tool: FunctionSpec) -> Mapping[str, Any]:
 
 def calls_grammar(tools: Sequence[FunctionSpec], parallel: bool) -> str:
     """A reply of one call (or up to `MAX_PARALLEL` with `parallel`) to the given tools, nothing else."""
+    block = r'"<tool_call>\n" call "\n</tool_call>"'
+    more = f' ("\\n" {block}){{0,{MAX_PARALLEL - 1}}}' if parallel else ""
+    return f"root ::= {block}{more}\n{_call_rules(tools)}"
+
+
+def more_calls_grammar(tools: Sequence[FunctionSpec], room: int) -> str:
+    """After a reply's calls: nothing (the turn ends), or up to `room` more calls, each on a new line."""
+    block = r'"<tool_call>\n" call "\n</tool_call>"'
+    return f'root ::= ("\\n" {block}){{0,{room}}}\n{_call_rules(tools)}'
+
+
+def _call_rules(tools: Sequence[FunctionSpec]) -> str:
     shapes = [
         {
             "type": "object",
@@ -52,10 +64,7 @@ def calls_grammar(tools: Sequence[FunctionSpec], parallel: bool) -> str:
         }
         for t in tools
     ]
-    rules = _rules(shapes[0] if len(shapes) == 1 else {"anyOf": shapes}, "call")
-    block = r'"<tool_call>\n" call "\n</tool_call>"'
-    more = f' ("\\n" {block}){{0,{MAX_PARALLEL - 1}}}' if parallel else ""
-    return f"root ::= {block}{more}\n{rules}\n"
+    return _rules(shapes[0] if len(shapes) == 1 else {"anyOf": shapes}, "call") + "\n"
 
 
 def json_grammar(schema: Mapping[str, Any] | None) -> str:

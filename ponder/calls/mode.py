@@ -10,17 +10,19 @@ gets either valid calls or an answer, never a broken call. Thinking and progress
 
 from __future__ import annotations
 
+import json
 from collections.abc import AsyncGenerator
 from contextlib import aclosing
 from dataclasses import dataclass, replace
 from typing import Any
 
-from ponder.calls.grammar import calls_grammar, json_grammar
+from ponder.calls.grammar import MAX_PARALLEL, calls_grammar, json_grammar, more_calls_grammar
 from ponder.calls.parse import Parsed, parse
+from ponder.calls.render import call_text
 from ponder.calls.spec import CallPolicy, FunctionSpec
 from ponder.calls.validate import Checked, check, resolve
 from ponder.modes.base import Mode, RunRequest
-from ponder.types import Done, Event, FinishReason, Provenance, TextDelta, ToolCall, ToolCallDelta, Usage
+from ponder.types import Chunk, Done, Event, FinishReason, Provenance, TextDelta, ToolCall, ToolCallDelta, Usage
 
 
 @dataclass
@@ -144,6 +146,10 @@ class CallingMode:
             current = replace(prepared, params=prepared.params.model_copy(update={"grammar": grammar}))
         final = attempts[-1]
         calls = final.checked.calls if self.policy.parallel else final.checked.calls[:1]
+        extra = Usage()
+        if calls and self.policy.parallel and self.policy.more_calls and len(calls) < MAX_PARALLEL:
+            more, extra = await self.more_calls(prepared, calls)
+            calls += more
         content = final.parsed.content if calls else final.text
         if content:
             yield TextDelta(content, (), index)
@@ -151,11 +157,48 @@ class CallingMode:
             yield ev
         if len(attempts) > 1 or any(a.checked.rejected for a in attempts):  # say so when it had to step in
             yield Provenance("calls", self._report(attempts, calls), index)
-        total = Usage()
+        total = extra
         for a in attempts:
             total = _add(total, a.usage)
         yield total
         yield Done("tool_calls" if calls else final.finish, index)
+
+    async def more_calls(self, request: RunRequest, calls: list[ToolCall]) -> tuple[list[ToolCall], Usage]:
+        """The calls the model adds when its turn is continued after the ones it made.
+
+        Small models answer "weather in Paris and Rome" with one call and stop. Continued from its
+        calls (in the template's own format), under a grammar that allows only more calls or the end
+        of the turn, the model itself decides whether the request needs another. A repeat of a call
+        already made is dropped. The continuation shares the prompt's prefix, so engines with prefix
+        caching compute only the new tokens.
+        """
+        template = request.template
+        prompt = template.render(request.messages) + "\n".join(call_text(c) for c in calls)
+        params = request.params.model_copy(
+            update={
+                "grammar": more_calls_grammar(self.policy.allowed, MAX_PARALLEL - len(calls)),
+                "stop": [*request.params.stop, *template.stop],
+                "min_tokens": 0,
+            }
+        )
+        text: list[str] = []
+        usage = Usage()
+        async with aclosing(request.backend.stream(prompt, params)) as items:
+            async for item in items:
+                if isinstance(item, Chunk):
+                    text.append(item.text)
+                else:
+                    usage = Usage(0, item.completion_tokens, 0, 0)
+        # Only whole, well-formed tags count: the grammar makes them, and a call cut short is not one.
+        parsed = parse("".join(text), [t.name for t in self.policy.allowed], strict=True)
+        seen = {(c.name, json.dumps(json.loads(c.arguments), sort_keys=True)) for c in calls}
+        fresh: list[ToolCall] = []
+        for call in check(parsed.calls, self.policy.allowed).calls:
+            key = (call.name, json.dumps(json.loads(call.arguments), sort_keys=True))
+            if key not in seen:
+                seen.add(key)
+                fresh.append(call)
+        return fresh, usage
 
     @staticmethod
     def _report(attempts: list[Attempt], calls: list[ToolCall]) -> dict[str, Any]:

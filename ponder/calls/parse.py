@@ -175,7 +175,7 @@ def parse(text: str, names: Collection[str] = (), *, strict: bool = False) -> Pa
                 calls += _from_text(text[broken.start() :], names)
                 spans.append((broken.start(), len(text)))
                 attempted = True
-        if not calls:
+        if not spans:
             for start, end, call in _python_calls(text, names):
                 calls.append(call)
                 spans.append((start, end))

@@ -59,6 +59,8 @@ class CallPolicy:
     response_format: ResponseFormat = ResponseFormat()
     reask: bool = True
     """Ask once more (constrained, where the engine can) when a call came out malformed."""
+    more_calls: bool = True
+    """With `parallel`, offer the model the turn once more after its calls: more calls, or the end."""
 
     @property
     def calling(self) -> bool:

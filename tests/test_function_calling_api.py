@@ -9,9 +9,9 @@ from typing import Any
 
 import openai
 import pytest
-from bench.tool_outputs import TOOLS, WEATHER
 from fastapi.testclient import TestClient
 
+from bench.tool_outputs import TOOLS, WEATHER
 from ponder.backends.fake import FakeBackend
 from ponder.server.app import create_app
 from tests.conftest import fake_settings

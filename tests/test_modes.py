@@ -84,7 +84,7 @@ async def test_model_name_means_instant_and_explicit_mode_wins(tmp_path: Path) -
     assert assistant.plan("fake", mode="thinking").mode == "thinking"
     assert assistant.plan("ponder-thinking").model == "fake"
     assert assistant.plan("ponder-instant", reasoning_effort="high").mode == "instant"
-    with pytest.raises(UnknownPlugin, match="valid modes are: auto, contemplate, instant, thinking"):
+    with pytest.raises(UnknownPlugin, match="valid modes are: agent, agents, auto, contemplate, instant, thinking"):
         assistant.plan("fake", mode="dreaming")
     with pytest.raises(UnknownPlugin, match="ponder-instant"):
         assistant.plan("gpt-5")

@@ -176,7 +176,8 @@ class ToolLoop:
             return None
         # The last turn keeps the tools in the prompt (without them, the calls above make no sense to the model
         # and it refuses) and asks for the answer in words; any call it still makes is ignored.
-        policy = CallPolicy(self.functions, "auto" if self.functions else "none")
+        # No continuation for more calls in the same turn (`more_calls`): the loop gives the model a new turn anyway.
+        policy = CallPolicy(self.functions, "auto" if self.functions else "none", more_calls=False)
         messages = convo if tools or not outcome.steps else [*convo, Message(role="user", content=ANSWER_NOW)]
         params = request.params.model_copy(update={"max_tokens": room})
         sub = replace(request, messages=messages, params=params)

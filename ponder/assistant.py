@@ -19,8 +19,8 @@ from ponder.backends.base import Backend, open_backend
 from ponder.config import Effort, Settings
 from ponder.errors import BadRequest, UnknownPlugin, first_problem
 from ponder.guard.policy import Screen
-from ponder.guard.stream import guarded
-from ponder.media import perceive
+from ponder.guard.stream import guarded, refused
+from ponder.media import Flag, perceive
 from ponder.models import model_names, resolve
 from ponder.models.templates import ChatTemplate
 from ponder.modes.base import RunRequest, collect_usage, get_mode, modes, run_choices
@@ -161,8 +161,14 @@ class Assistant:
         """
         if not messages:
             raise BadRequest("messages must contain at least one message", param="messages")
+        seen: list[Event] = []
+        flags: list[Flag] = []
+        quoted: list[str] = []
+        asked = messages  # what the guard reads: the user's words, not the observation's format
         if any(m.media for m in messages):
-            messages = await perceive(messages, self.settings)
+            perceived = await perceive(messages, self.settings)
+            messages, seen = perceived.messages, list(perceived.events)
+            flags, quoted = perceived.flags, perceived.quoted
         backend = await self.backend(plan.model)
         template = resolve(self.settings, plan.model).template
         mode = get_mode(plan.mode)
@@ -172,7 +178,19 @@ class Assistant:
         request = RunRequest(backend, template, messages, params, plan.thinking_budget, options=merged, screen=hook)
         events = collect_usage(run_choices(mode, request, n))
         if screen is not None:
-            events = guarded(screen, messages, n, events, self.settings.guard.stream_window)
+            events = guarded(screen, asked, n, events, self.settings.guard.stream_window)
+            blocked = [d for f in flags if (d := screen.decide(f.category, f.score, "input", f.source, f.note)).blocks]
+            for text in quoted if not blocked else []:  # text in an image may carry an injection too
+                if (decision := await screen.check(text, "input")).blocks:
+                    blocked.append(decision)
+                    break
+            if blocked:  # an attachment the guard refuses: the model never runs, the refusal is the answer
+                await events.aclose()
+                events = refused(blocked[0], n)
         async with aclosing(events) as stream:
             async for event in stream:
+                # What was perceived goes out after the run's first event, so that failures up front
+                # (a full queue, a prompt too long) still raise before anything is sent.
+                while seen:
+                    yield seen.pop(0)
                 yield event

@@ -6,7 +6,17 @@ from rich.console import Console
 
 from ponder.assistant import Assistant, Plan
 from ponder.config import Settings
-from ponder.types import Message, Progress, Provenance, ReasoningDelta, SamplingParams, TextDelta, Usage
+from ponder.types import (
+    Media,
+    Message,
+    Perception,
+    Progress,
+    Provenance,
+    ReasoningDelta,
+    SamplingParams,
+    TextDelta,
+    Usage,
+)
 
 
 async def _answer(
@@ -27,6 +37,8 @@ async def _answer(
                 thinking = ended = False
             answer.append(ev.text)
             out.print(ev.text, end="", highlight=False, markup=False, soft_wrap=True)
+        elif isinstance(ev, Perception):
+            err.print(f"[dim]{_seen(ev)}[/dim]", highlight=False, markup=False)
         elif isinstance(ev, Progress):
             leader = f", leading answer: {ev.leader} ({ev.leader_share:.0%})" if ev.leader else ""
             err.print(f"[dim]agents: {ev.running} running, {ev.stopped} stopped early{leader}[/dim]", highlight=False)
@@ -47,6 +59,14 @@ async def _answer(
     return "".join(answer)
 
 
+def _seen(ev: Perception) -> str:
+    """One line on what was perceived in an attachment: size, what was found, and where the time went."""
+    s = ev.summary
+    found = [f"{len(s.get('text', []))} lines of text", *s.get("shapes", [])]
+    took = ", ".join(f"{stage} {t:.2f}s" for stage, t in (ev.timings or {}).items())
+    return f"{ev.kind} {ev.item}: {s.get('width')}×{s.get('height')} {s.get('format')}; {', '.join(found)} ({took})"
+
+
 async def run_chat(
     settings: Settings,
     question: str | None,
@@ -56,6 +76,7 @@ async def run_chat(
     seed: int | None,
     out: Console,
     err: Console,
+    media: list[Media] | None = None,
 ) -> None:
     assistant = Assistant(settings)
     params = SamplingParams(
@@ -63,7 +84,8 @@ async def run_chat(
     )
     try:
         if question is not None:
-            await _answer(assistant, plan, [Message(role="user", content=question)], params, out, err)
+            turn = Message(role="user", content=question, media=media or [])
+            await _answer(assistant, plan, [turn], params, out, err)
             return
         err.print(f"[dim]ponder chat · {plan.model} · {plan.mode} · empty line or Ctrl-D to quit[/dim]")
         history: list[Message] = []
@@ -74,7 +96,7 @@ async def run_chat(
                 break
             if not line.strip():
                 break
-            history.append(Message(role="user", content=line))
+            history.append(Message(role="user", content=line, media=[] if history else media or []))
             reply = await _answer(assistant, plan, history, params, out, err)
             history.append(Message(role="assistant", content=reply))
     finally:

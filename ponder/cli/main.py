@@ -60,6 +60,8 @@ def serve(**kwargs: Any) -> None:
 @click.option("--max-tokens", type=int, help="Longest answer, in tokens.")
 @click.option("--temperature", type=float, default=0.7, show_default=True)
 @click.option("--seed", type=int)
+@click.option(
+    "--image", "images", multiple=True, metavar="FILE", help="Attach an image (PNG, JPEG, WebP, GIF); repeatable.")
 @settings_options
 def chat(
     question: str | None,
@@ -69,6 +71,7 @@ def chat(
     max_tokens: int | None,
     temperature: float,
     seed: int | None,
+    images: tuple[str, ...],
     **kwargs: Any,
 ) -> None:
     """Ask one QUESTION, or talk interactively when none is given."""
@@ -77,10 +80,14 @@ def chat(
     with errors():
         settings = settings_from_flags(kwargs)
         from ponder.assistant import Assistant
+        from ponder.media.images import from_path, load
 
         plan = Assistant(settings).plan(None, mode, effort, budget)  # fail fast on a bad mode
+        media = [from_path(p, settings.images) for p in images]
+        for i, m in enumerate(media, 1):  # a bad file fails before any model loads
+            load(m.data, settings.images, i)
         prepare(settings, plan.model)
-        asyncio.run(run_chat(settings, question, plan, max_tokens, temperature, seed, out, err))
+        asyncio.run(run_chat(settings, question, plan, max_tokens, temperature, seed, out, err, media))
 
 
 @cli.group(invoke_without_command=True)

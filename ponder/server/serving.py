@@ -32,6 +32,7 @@ from ponder.types import (
     Completion,
     Done,
     Event,
+    Perception,
     Progress,
     Provenance,
     ReasoningDelta,
@@ -116,6 +117,11 @@ class _Choice:
     safety: dict[str, Any] | None = None
 
 
+def perception_json(ev: Perception) -> dict[str, Any]:
+    annotations = [{"label": a.label, "box": list(a.box), "score": a.score, "source": a.source} for a in ev.annotations]
+    return {"kind": ev.kind, "item": ev.item, **ev.summary, "annotations": annotations, "timings": ev.timings}
+
+
 def safety_json(ev: Safety) -> dict[str, Any]:
     keys = ("stage", "category", "score", "action", "replaced")
     return {k: getattr(ev, k) for k in keys}
@@ -197,6 +203,9 @@ class Serving:
                 elif isinstance(ev, Safety):  # `replaced`: drop what this choice streamed; the refusal follows
                     safety = {"index": ev.index, **safety_json(ev)}
                     yield {**meta, "object": "chat.completion.chunk", "choices": [], "ponder": {"safety": safety}}
+                elif isinstance(ev, Perception):
+                    seen = [perception_json(ev)]
+                    yield {**meta, "object": "chat.completion.chunk", "choices": [], "ponder": {"perception": seen}}
 
     async def _chat_body(
         self, events: AsyncGenerator[Event, None], meta: dict[str, Any], n: int, logprobs: bool
@@ -204,6 +213,7 @@ class Serving:
         choices = [_Choice() for _ in range(n)]
         usage = Usage()
         provenance: list[Provenance] = []
+        perception: list[dict[str, Any]] = []
         async with aclosing(events):
             async for ev in events:
                 if isinstance(ev, TextDelta):
@@ -217,6 +227,8 @@ class Serving:
                     usage = ev
                 elif isinstance(ev, Provenance):
                     provenance.append(ev)
+                elif isinstance(ev, Perception):
+                    perception.append(perception_json(ev))
                 elif isinstance(ev, Safety):
                     c = choices[ev.index]
                     if ev.replaced:
@@ -242,6 +254,8 @@ class Serving:
         for i, c in enumerate(choices):
             if c.safety is not None:
                 merged.setdefault(i, {"index": i})["safety"] = c.safety
+            if perception:  # what every choice was shown
+                merged.setdefault(i, {"index": i})["perception"] = perception
         if merged:
             body["ponder"] = merged[0] if n == 1 else [merged[i] for i in sorted(merged)]
         return body

@@ -18,7 +18,7 @@ from pydantic import BaseModel, ValidationError
 from ponder.backends.base import Backend, open_backend
 from ponder.config import Effort, Settings
 from ponder.errors import BadRequest, UnknownPlugin, first_problem
-from ponder.guard.policy import Screen
+from ponder.guard.policy import Decision, Screen
 from ponder.guard.stream import guarded, refused
 from ponder.media import Flag, perceive
 from ponder.models import model_names, resolve
@@ -179,14 +179,10 @@ class Assistant:
         events = collect_usage(run_choices(mode, request, n))
         if screen is not None:
             events = guarded(screen, asked, n, events, self.settings.guard.stream_window)
-            blocked = [d for f in flags if (d := screen.decide(f.category, f.score, "input", f.source, f.note)).blocks]
-            for text in quoted if not blocked else []:  # text in an image may carry an injection too
-                if (decision := await screen.check(text, "input")).blocks:
-                    blocked.append(decision)
-                    break
-            if blocked:  # an attachment the guard refuses: the model never runs, the refusal is the answer
+            blocked = await attachment_refused(screen, flags, quoted)
+            if blocked is not None:  # the model never runs; the refusal is the answer
                 await events.aclose()
-                events = refused(blocked[0], n)
+                events = refused(blocked, n)
         async with aclosing(events) as stream:
             async for event in stream:
                 # What was perceived goes out after the run's first event, so that failures up front
@@ -194,3 +190,15 @@ class Assistant:
                 while seen:
                     yield seen.pop(0)
                 yield event
+
+
+async def attachment_refused(screen: Screen, flags: list[Flag], quoted: list[str]) -> Decision | None:
+    """The guard's block on an attachment: a hazard a perceiver saw (an explicit image), or the text
+    read inside one (an injection written on a picture), judged like the user's own words."""
+    for f in flags:
+        if (decision := screen.decide(f.category, f.score, "input", f.source, f.note)).blocks:
+            return decision
+    for text in quoted:
+        if (decision := await screen.check(text, "input")).blocks:
+            return decision
+    return None

@@ -465,3 +465,31 @@ def test_text_inside_an_image_is_screened_like_the_users_own(tmp_path: Path) -> 
     body = r.json()
     assert r.status_code == 200 and body["ponder"]["safety"]["category"] == "prompt_injection"
     assert body["choices"][0]["message"]["content"] == refusal("prompt_injection") and prompts == []
+
+
+@pytest.mark.model
+def test_a_real_server_reads_a_receipt_for_the_real_model(model_server: str) -> None:
+    """`ponder serve` on smollm2-135m: an image part through the SDK, perceived, and answered."""
+    sdk = openai.OpenAI(base_url=model_server + "/v1", api_key="unused", max_retries=0)
+    content: Any = [
+        {"type": "text", "text": "What is the total on this receipt?"},
+        {"type": "image_url", "image_url": {"url": data_url(receipt("42.50"))}},
+    ]
+    reply = sdk.chat.completions.create(
+        model="smollm2-135m", messages=[{"role": "user", "content": content}], max_tokens=16, temperature=0
+    )
+    seen = (reply.model_extra or {})["ponder"]["perception"][0]
+    assert "TOTAL 42.50" in seen["text"] and seen["timings"]["ocr"] > 0
+    assert reply.choices[0].message.content  # the small model answers something; accuracy is bench/vision.py's job
+    assert reply.usage is not None and reply.usage.prompt_tokens > 40  # the observation reached the prompt
+
+
+@pytest.mark.parametrize("mode", ["instant", "thinking", "contemplate", "auto"])
+async def test_every_mode_reasons_over_the_observation(tmp_path: Path, mode: str) -> None:
+    settings = fake_settings(tmp_path).model_copy(update={"images": ImagesSettings(stages=["ocr"])})
+    assistant = Assistant(settings)
+    turn = Message(role="user", content="What is the total?", media=[Media(kind="image", data=receipt("42.50"))])
+    events = [ev async for ev in assistant.run(assistant.plan(mode=mode), [turn], SamplingParams(max_tokens=8))]
+    prompts = assistant._backends["fake"].prompts  # type: ignore[attr-defined]
+    assert prompts and all('"TOTAL 42.50"' in p and "What is the total?" in p for p in prompts)
+    assert sum(isinstance(e, Perception) for e in events) == 1

@@ -60,11 +60,14 @@ async def _answer(
 
 
 def _seen(ev: Perception) -> str:
-    """One line on what was perceived in an attachment: size, what was found, and where the time went."""
+    """One line on what was perceived in an attachment: what was found, and where the time went."""
     s = ev.summary
-    found = [f"{len(s.get('text', []))} lines of text", *s.get("shapes", [])]
     took = ", ".join(f"{stage} {t:.2f}s" for stage, t in (ev.timings or {}).items())
-    return f"{ev.kind} {ev.item}: {s.get('width')}×{s.get('height')} {s.get('format')}; {', '.join(found)} ({took})"
+    if ev.kind == "image":
+        found = ", ".join([f"{len(s.get('text', []))} lines of text", *s.get("shapes", []), *s.get("labels", {})])
+        return f"image {ev.item}: {s.get('width')}×{s.get('height')} {s.get('format')}; {found} ({took})"
+    plain = ", ".join(f"{k} {v}" for k, v in s.items() if isinstance(v, str | int | float))
+    return f"{ev.kind} {ev.item}: {plain} ({took})"
 
 
 async def run_chat(

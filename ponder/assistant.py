@@ -20,9 +20,9 @@ from ponder.calls.mode import CallingMode
 from ponder.calls.spec import CallPolicy, check_conversation
 from ponder.config import Effort, Settings
 from ponder.errors import BadRequest, UnknownPlugin, first_problem
-from ponder.guard.policy import Screen
-from ponder.guard.stream import guarded
-from ponder.media import perceive
+from ponder.guard.policy import Decision, Screen
+from ponder.guard.stream import guarded, refused
+from ponder.media import Flag, perceive
 from ponder.models import model_names, resolve
 from ponder.models.templates import ChatTemplate
 from ponder.modes.base import RunRequest, collect_usage, get_mode, modes, run_choices
@@ -183,8 +183,14 @@ class Assistant:
         if not messages:
             raise BadRequest("messages must contain at least one message", param="messages")
         check_conversation(messages)
+        seen: list[Event] = []
+        flags: list[Flag] = []
+        quoted: list[str] = []
+        asked = messages  # what the guard reads: the user's words, not the observation's format
         if any(m.media for m in messages):
-            messages = await perceive(messages, self.settings)
+            perceived = await perceive(messages, self.settings)
+            messages, seen = perceived.messages, list(perceived.events)
+            flags, quoted = perceived.flags, perceived.quoted
         backend = await self.backend(plan.model)
         template = resolve(self.settings, plan.model).template
         mode = get_mode(plan.mode)
@@ -198,7 +204,27 @@ class Assistant:
         )
         events = collect_usage(run_choices(mode, request, n))
         if screen is not None:
-            events = guarded(screen, messages, n, events, self.settings.guard.stream_window)
+            events = guarded(screen, asked, n, events, self.settings.guard.stream_window)
+            blocked = await attachment_refused(screen, flags, quoted)
+            if blocked is not None:  # the model never runs; the refusal is the answer
+                await events.aclose()
+                events = refused(blocked, n)
         async with aclosing(events) as stream:
             async for event in stream:
+                # What was perceived goes out after the run's first event, so that failures up front
+                # (a full queue, a prompt too long) still raise before anything is sent.
+                while seen:
+                    yield seen.pop(0)
                 yield event
+
+
+async def attachment_refused(screen: Screen, flags: list[Flag], quoted: list[str]) -> Decision | None:
+    """The guard's block on an attachment: a hazard a perceiver saw (an explicit image), or the text
+    read inside one (an injection written on a picture), judged like the user's own words."""
+    for f in flags:
+        if (decision := screen.decide(f.category, f.score, "input", f.source, f.note)).blocks:
+            return decision
+    for text in quoted:
+        if (decision := await screen.check(text, "input")).blocks:
+            return decision
+    return None

@@ -219,6 +219,40 @@ class AgentSettings(_Section):
     max_depth: int = Field(2, ge=1, le=4, description="How deep delegation may nest.")
     think: bool = Field(False, description="Agents think (thinking mode) before each turn.")
 
+ImageStage = Literal["properties", "shapes", "labels", "ocr", "nsfw", "vlm"]
+IMAGE_STAGES: tuple[ImageStage, ...] = ("properties", "shapes", "labels", "ocr", "nsfw", "vlm")
+
+
+class ImagesSettings(_Section):
+    """Images in: what is accepted, which perception stages run, and an optional native vision model."""
+
+    max_bytes: int = Field(10_000_000, ge=1024, description="Largest image accepted, in bytes (after base64).")
+    max_pixels: int = Field(16_000_000, ge=4096, description="Most pixels (width × height) an image may have.")
+    max_side: int = Field(8192, ge=64, description="Longest side an image may have, in pixels.")
+    fetch_urls: bool = Field(False, description="Fetch http(s) image URLs (off: only data: URLs are accepted).")
+    fetch_timeout: float = Field(10.0, gt=0.0, description="Seconds allowed to fetch one image URL.")
+    stages: list[ImageStage] = Field(
+        default_factory=lambda: list(IMAGE_STAGES),
+        description="Perception stages to run ('vlm' only acts when vlm_model is set).",
+    )
+    nsfw_threshold: float = Field(0.8, gt=0.0, le=1.0, description="NSFW score from which an image is refused.")
+    ocr_min_score: float = Field(0.5, ge=0.0, le=1.0, description="OCR lines read with less confidence are dropped.")
+    labels_min_score: float = Field(0.15, ge=0.0, le=1.0, description="Object labels less likely are dropped.")
+    vlm_model: Path | None = Field(None, description="A vision-language GGUF (e.g. Qwen2.5-VL) read natively.")
+    vlm_mmproj: Path | None = Field(None, description="Its multimodal projector (mmproj) GGUF; needed with vlm_model.")
+    vlm_handler: str = Field(
+        "auto", description="llama.cpp chat handler: auto (from the file name), qwen2.5-vl, llava-1.5, mtmd, …"
+    )
+    vlm_max_tokens: int = Field(256, ge=16, description="Longest description the vision model may write.")
+
+    @model_validator(mode="after")
+    def _known_handler(self) -> ImagesSettings:
+        from ponder.media.vlm import HANDLERS
+
+        if self.vlm_handler != "auto" and self.vlm_handler not in HANDLERS:
+            raise ValueError(f"unknown vlm_handler {self.vlm_handler!r}; valid: auto, {', '.join(HANDLERS)}")
+        return self
+
 
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
@@ -237,6 +271,7 @@ class Settings(BaseSettings):
     tools: ToolSettings = Field(default_factory=ToolSettings)
     agents: AgentSettings = Field(default_factory=AgentSettings)
     audio: AudioSettings = Field(default_factory=AudioSettings)
+    images: ImagesSettings = Field(default_factory=ImagesSettings)
 
     @classmethod
     def settings_customise_sources(
@@ -249,3 +284,4 @@ class Settings(BaseSettings):
     ) -> tuple[PydanticBaseSettingsSource, ...]:
         toml = TomlConfigSettingsSource(settings_cls, toml_file=default_config_path())
         return (init_settings, env_settings, toml)
+

@@ -203,7 +203,45 @@ class ToolCallDelta:
     index: int = 0
 
 
-Event = AgentStep | TextDelta | ReasoningDelta | ToolCallDelta | Progress | Provenance | Safety | Usage | Done
+@dataclass(frozen=True, slots=True)
+class Annotation:
+    """Something seen at a place in an image: a label on a pixel box (x0, y0, x1, y1), for a UI to draw."""
+
+    label: str
+    box: tuple[int, int, int, int]
+    score: float | None
+    """The detector's confidence, where it has one (OCR does; geometry does not)."""
+    source: str
+    """The stage that saw it: `ocr`, `shapes`, …"""
+
+
+@dataclass(frozen=True, slots=True)
+class Perception:
+    """What ponder perceived in one attachment before the model read it (the API's `ponder.perception`).
+
+    `item` numbers attachments across the conversation from 1, as the observation text does.
+    """
+
+    kind: str
+    item: int
+    summary: Mapping[str, Any]
+    annotations: tuple[Annotation, ...] = ()
+    timings: Mapping[str, float] | None = None
+    """Seconds per perception stage."""
+
+
+Event = (
+    AgentStep
+    | TextDelta
+    | ReasoningDelta
+    | ToolCallDelta
+    | Progress
+    | Provenance
+    | Safety
+    | Perception
+    | Usage
+    | Done
+)
 
 
 # --- what a backend yields ----------------------------------------------------------------------

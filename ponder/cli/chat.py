@@ -12,6 +12,7 @@ from ponder.types import (
     AgentStep,
     Media,
     Message,
+    Perception,
     Progress,
     Provenance,
     ReasoningDelta,
@@ -50,6 +51,8 @@ async def _answer(
                 )
         elif isinstance(ev, ToolCallDelta):  # a call the model made (only with client-defined tools)
             err.print(f"[dim]call {ev.name}(…)[/dim]" if ev.name else f"[dim]{ev.arguments}[/dim]", highlight=False)
+        elif isinstance(ev, Perception):
+            err.print(f"[dim]{_seen(ev)}[/dim]", highlight=False, markup=False)
         elif isinstance(ev, Progress):
             leader = f", leading answer: {ev.leader} ({ev.leader_share:.0%})" if ev.leader else ""
             err.print(f"[dim]agents: {ev.running} running, {ev.stopped} stopped early{leader}[/dim]", highlight=False)
@@ -68,6 +71,17 @@ async def _answer(
             detail = f", {ev.reasoning_tokens} thinking" if ev.reasoning_tokens else ""
             err.print(f"[dim]{ev.completion_tokens} tokens{detail}[/dim]", highlight=False)
     return "".join(answer)
+
+
+def _seen(ev: Perception) -> str:
+    """One line on what was perceived in an attachment: what was found, and where the time went."""
+    s = ev.summary
+    took = ", ".join(f"{stage} {t:.2f}s" for stage, t in (ev.timings or {}).items())
+    if ev.kind == "image":
+        found = ", ".join([f"{len(s.get('text', []))} lines of text", *s.get("shapes", []), *s.get("labels", {})])
+        return f"image {ev.item}: {s.get('width')}×{s.get('height')} {s.get('format')}; {found} ({took})"
+    plain = ", ".join(f"{k} {v}" for k, v in s.items() if isinstance(v, str | int | float))
+    return f"{ev.kind} {ev.item}: {plain} ({took})"
 
 
 async def run_chat(
@@ -100,7 +114,7 @@ async def run_chat(
                 break
             if not line.strip():
                 break
-            history.append(Message(role="user", content=line))
+            history.append(Message(role="user", content=line, media=[] if history else media or []))
             reply = await _answer(assistant, plan, history, params, out, err)
             history.append(Message(role="assistant", content=reply))
     finally:

@@ -65,6 +65,8 @@ def serve(**kwargs: Any) -> None:
 @click.option(
     "--audio", type=click.Path(path_type=Path, dir_okay=False), multiple=True, help="A spoken question or recording."
 )
+@click.option(
+    "--image", "images", multiple=True, metavar="FILE", help="Attach an image (PNG, JPEG, WebP, GIF); repeatable.")
 @settings_options
 def chat(
     question: str | None,
@@ -75,6 +77,7 @@ def chat(
     temperature: float,
     seed: int | None,
     audio: tuple[Path, ...],
+    images: tuple[str, ...],
     **kwargs: Any,
 ) -> None:
     """Ask one QUESTION (typed, spoken with --audio, or both), or talk interactively when none is given."""
@@ -86,13 +89,18 @@ def chat(
     with errors():
         settings = settings_from_flags(kwargs)
         from ponder.assistant import Assistant
+        from ponder.media.images import from_path, load
 
         plan = Assistant(settings).plan(None, mode, effort, budget)  # fail fast on a bad mode
         media = [Media(kind="audio", data=read_audio(p), format=p.suffix.lstrip(".") or None) for p in audio]
         for path, m in zip(audio, media, strict=True):
             check(m.data, settings.audio, str(path))  # refuse what is not audio before assembling a model
+        pictures = [from_path(p, settings.images) for p in images]
+        for i, m in enumerate(pictures, 1):  # a bad file fails before any model loads
+            load(m.data, settings.images, i)
         if media:
             prepare_speech(settings)
+        media += pictures
         prepare(settings, plan.model)
         asyncio.run(run_chat(settings, question, plan, max_tokens, temperature, seed, out, err, media))
 

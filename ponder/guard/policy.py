@@ -68,6 +68,10 @@ class Screen:
             return Decision("allow", stage, category, score, guard)
         return self._decide(category, score, stage, guard, text)
 
+    def decide(self, category: str, score: float, stage: Stage, guard: str, note: str) -> Decision:
+        """A hazard another model already scored (an image's NSFW score): acted on and logged by policy."""
+        return self._decide(category, score, stage, guard, note)
+
     def _decide(self, category: str, score: float, stage: Stage, guard: str, text: str) -> Decision:
         action = self.action(category)
         if action != "allow":

@@ -60,6 +60,14 @@ def _refuse(decision: Decision, index: int, replaced: bool) -> list[Event]:
     ]
 
 
+async def refused(decision: Decision, n: int) -> AsyncGenerator[Event, None]:
+    """The whole answer to a request blocked before the model saw it: a refusal for each of `n` choices."""
+    for i in range(n):
+        for ev in _refuse(decision, i, replaced=False):
+            yield ev
+    yield Usage()
+
+
 async def guarded(
     screen: Screen, messages: Sequence[Message], n: int, run: AsyncGenerator[Event, None], window: int
 ) -> AsyncGenerator[Event, None]:
@@ -67,10 +75,8 @@ async def guarded(
     async with aclosing(run) as events:
         decision = await screen.check(request_text(messages), "input")
         if decision.blocks:
-            for i in range(n):
-                for ev in _refuse(decision, i, replaced=False):
-                    yield ev
-            yield Usage()
+            async for ev in refused(decision, n):
+                yield ev
             return
 
         held: dict[tuple[int, str], _Held] = {}

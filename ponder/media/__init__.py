@@ -3,42 +3,117 @@
 No vision-language model ships on a package index, so ponder perceives with small packaged models
 (OCR, classifiers, speech recognition) and hands the language model a structured observation in
 place of the pixels or samples. Each kind of media has a `Perceiver`, registered like any plugin.
+A perceiver may return plain text, or `Evidence`: text plus grounded annotations, per-stage timings
+and hazards it saw (an explicit image), which the guard's policy then acts on.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import TYPE_CHECKING, Protocol
+import threading
+from collections.abc import Callable, Hashable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar
 
 from ponder.registry import Registry
-from ponder.types import Media, Message
+from ponder.types import Annotation, Media, Message, Perception
 
 if TYPE_CHECKING:
     from ponder.config import Settings
+
+
+@dataclass(frozen=True)
+class Flag:
+    """A hazard a perceiver saw in an attachment, as a guard category and score, for the guard's policy."""
+
+    category: str
+    score: float
+    source: str
+    note: str
+    """What the attachment is ("a 640×480 PNG"), for the audit log; never its content."""
+
+
+@dataclass(frozen=True)
+class Evidence:
+    """What a perceiver made of one attachment."""
+
+    text: str
+    """The observation the model reads (`perceive` wraps it as `[image 1: …]`)."""
+    summary: Mapping[str, Any] = field(default_factory=dict)
+    annotations: tuple[Annotation, ...] = ()
+    timings: Mapping[str, float] = field(default_factory=dict)
+    flags: tuple[Flag, ...] = ()
+    quoted: str = ""
+    """Words found inside the attachment (OCR, speech): screened by the guard like the user's own text."""
 
 
 class Perceiver(Protocol):
     kind: str
     """The `Media.kind` it reads ("image", "audio")."""
 
-    async def perceive(self, media: Media, settings: Settings) -> str:
+    async def perceive(self, media: Media, settings: Settings) -> str | Evidence:
         """Validate `media` (raising `BadRequest` with what is wrong) and describe it as text evidence."""
         ...
 
 
+T = TypeVar("T")
+
+
+class Shared(Generic[T]):
+    """A model loaded once per process, by its first user, and shared by every request after (thread-safe)."""
+
+    def __init__(self, build: Callable[..., T]) -> None:
+        self._build = build
+        self._built: dict[tuple[Hashable, ...], T] = {}
+        self._lock = threading.Lock()
+
+    def __call__(self, *key: Hashable) -> T:
+        with self._lock:
+            if key not in self._built:
+                self._built[key] = self._build(*key)
+            return self._built[key]
+
+
 perceivers: Registry[type[Perceiver]] = Registry("perceiver", entry_point_group="ponder.perceivers")
+perceivers.register("image", "ponder.media.vision:ImagePerceiver")
+perceivers.register("audio", "ponder.media.speech:AudioPerceiver")
 
 
-async def perceive(messages: Sequence[Message], settings: Settings) -> list[Message]:
-    """The conversation with every attachment replaced by its perceiver's evidence, appended to its turn."""
-    out: list[Message] = []
+@dataclass
+class Perceived:
+    """The conversation with attachments replaced by evidence, plus what was seen, for the event stream."""
+
+    messages: list[Message]
+    events: list[Perception] = field(default_factory=list)
+    flags: list[Flag] = field(default_factory=list)
+    quoted: list[str] = field(default_factory=list)
+
+
+async def perceive(messages: Sequence[Message], settings: Settings) -> Perceived:
+    """The conversation with every attachment replaced by its perceiver's evidence, appended to its turn.
+
+    Attachments are numbered per kind across the conversation (image 1, image 2, …), in the text the
+    model reads and in the `Perception` events alike, so an answer can refer to "image 2".
+    """
+    out = Perceived([])
+    counts: dict[str, int] = {}
     for m in messages:
         if not m.media:
-            out.append(m)
+            out.messages.append(m)
             continue
-        notes = [await perceivers.get(media.kind)().perceive(media, settings) for media in m.media]
+        notes = []
+        for media in m.media:
+            counts[media.kind] = item = counts.get(media.kind, 0) + 1
+            seen = await perceivers.get(media.kind)().perceive(media, settings)
+            if isinstance(seen, str):  # plain evidence is the attachment's words (a transcript): screened as such
+                notes.append(seen)
+                out.quoted.append(seen)
+                continue
+            notes.append(f"[{media.kind} {item}: {seen.text}]")
+            out.events.append(Perception(media.kind, item, seen.summary, seen.annotations, seen.timings))
+            out.flags.extend(seen.flags)
+            if seen.quoted:
+                out.quoted.append(seen.quoted)
         text = "\n\n".join([*notes, m.content] if m.content else notes)
-        out.append(m.model_copy(update={"content": text, "media": []}))
+        out.messages.append(m.model_copy(update={"content": text, "media": []}))
     return out
 
-perceivers.register("audio", "ponder.media.speech:AudioPerceiver")

@@ -33,6 +33,7 @@ from ponder.types import (
     Completion,
     Done,
     Event,
+    Perception,
     Progress,
     Provenance,
     ReasoningDelta,
@@ -127,6 +128,11 @@ def tool_call_delta_json(ev: ToolCallDelta) -> dict[str, Any]:
     return {"index": ev.call_index, "id": ev.id, "type": "function", "function": fn}
 
 
+def perception_json(ev: Perception) -> dict[str, Any]:
+    annotations = [{"label": a.label, "box": list(a.box), "score": a.score, "source": a.source} for a in ev.annotations]
+    return {"kind": ev.kind, "item": ev.item, **ev.summary, "annotations": annotations, "timings": ev.timings}
+
+
 def safety_json(ev: Safety) -> dict[str, Any]:
     keys = ("stage", "category", "score", "action", "replaced")
     return {k: getattr(ev, k) for k in keys}
@@ -216,6 +222,9 @@ class Serving:
                 elif isinstance(ev, Safety):  # `replaced`: drop what this choice streamed; the refusal follows
                     safety = {"index": ev.index, **safety_json(ev)}
                     yield {**meta, "object": "chat.completion.chunk", "choices": [], "ponder": {"safety": safety}}
+                elif isinstance(ev, Perception):
+                    seen = [perception_json(ev)]
+                    yield {**meta, "object": "chat.completion.chunk", "choices": [], "ponder": {"perception": seen}}
 
     async def _chat_body(
         self, events: AsyncGenerator[Event, None], meta: dict[str, Any], n: int, logprobs: bool
@@ -223,6 +232,7 @@ class Serving:
         choices = [_Choice() for _ in range(n)]
         usage = Usage()
         provenance: list[Provenance] = []
+        perception: list[dict[str, Any]] = []
         async with aclosing(events):
             async for ev in events:
                 if isinstance(ev, TextDelta):
@@ -241,6 +251,8 @@ class Serving:
                     usage = ev
                 elif isinstance(ev, Provenance):
                     provenance.append(ev)
+                elif isinstance(ev, Perception):
+                    perception.append(perception_json(ev))
                 elif isinstance(ev, Safety):
                     c = choices[ev.index]
                     if ev.replaced:
@@ -269,6 +281,8 @@ class Serving:
         for i, c in enumerate(choices):
             if c.safety is not None:
                 merged.setdefault(i, {"index": i})["safety"] = c.safety
+            if perception:  # what every choice was shown
+                merged.setdefault(i, {"index": i})["perception"] = perception
         if merged:
             body["ponder"] = merged[0] if n == 1 else [merged[i] for i in sorted(merged)]
         return body

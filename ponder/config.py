@@ -218,6 +218,9 @@ class AgentSettings(_Section):
     delegate: bool = Field(False, description="Offer agents a `delegate` tool that hands a sub-task to a sub-agent.")
     max_depth: int = Field(2, ge=1, le=4, description="How deep delegation may nest.")
     think: bool = Field(False, description="Agents think (thinking mode) before each turn.")
+    first_call: bool = Field(
+        False, description="An agent's first turn must call a tool (grammar-forced); later turns choose freely."
+    )
 
 ImageStage = Literal["properties", "shapes", "labels", "ocr", "nsfw", "vlm"]
 IMAGE_STAGES: tuple[ImageStage, ...] = ("properties", "shapes", "labels", "ocr", "nsfw", "vlm")

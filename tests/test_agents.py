@@ -63,6 +63,14 @@ async def test_agent_runs_the_call_and_answers_from_the_observation(tmp_path: Pa
     assert [e.kind for e in events if isinstance(e, AgentStep)] == ["call", "answer"]
 
 
+async def test_first_call_forces_a_call_on_the_first_turn_only(tmp_path: Path) -> None:
+    events, backend = await run(tmp_path, "agent", [call("calculator", expression="12*34"), "408."], first_call=True)
+    first, second = backend.params
+    assert first.grammar is not None and "calculator" in first.grammar  # the call grammar was sent
+    assert second.grammar is None
+    assert answer(events) == "408."
+
+
 async def test_a_tool_error_goes_back_to_the_model_as_an_observation(tmp_path: Path) -> None:
     scripts = [call("calculator", expression="12 *"), call("calculator", expression="12*34"), "408."]
     events, backend = await run(tmp_path, "agent", scripts)

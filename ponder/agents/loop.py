@@ -115,6 +115,7 @@ class ToolLoop:
         max_steps: int = 5,
         step_tokens: int = 512,
         inner: Mode | None = None,
+        first_call: bool = False,
     ) -> None:
         self.box = box
         self.budget = budget
@@ -123,6 +124,7 @@ class ToolLoop:
         self.max_steps = max_steps
         self.step_tokens = step_tokens
         self.inner: Mode = inner or InstantMode()
+        self.first_call = first_call
 
     async def run(self, request: RunRequest, outcome: Outcome) -> AsyncGenerator[Event, None]:
         """Yield an `AgentStep` per call and one for the answer; the answer itself lands in `outcome`."""
@@ -177,7 +179,8 @@ class ToolLoop:
         # The last turn keeps the tools in the prompt (without them, the calls above make no sense to the model
         # and it refuses) and asks for the answer in words; any call it still makes is ignored.
         # No continuation for more calls in the same turn (`more_calls`): the loop gives the model a new turn anyway.
-        policy = CallPolicy(self.functions, "auto" if self.functions else "none", more_calls=False)
+        choice = "required" if tools and self.first_call and outcome.turns == 0 else "auto"
+        policy = CallPolicy(self.functions, choice if self.functions else "none", more_calls=False)
         messages = convo if tools or not outcome.steps else [*convo, Message(role="user", content=ANSWER_NOW)]
         params = request.params.model_copy(update={"max_tokens": room})
         sub = replace(request, messages=messages, params=params)

@@ -65,7 +65,7 @@ class AgentMode:
         box = toolbox_for(shared, Delegate(request, shared, budget, opts, depth=1) if opts.delegate else None)
         loop = ToolLoop(
             box, budget, name="agent", tools=opts.tools, max_steps=opts.max_steps, step_tokens=opts.step_tokens,
-            inner=inner_mode(opts),
+            inner=inner_mode(opts), first_call=opts.first_call,
         )  # fmt: skip
         outcome = Outcome("agent")
         async with aclosing(loop.run(request, outcome)) as events:

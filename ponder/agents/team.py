@@ -161,6 +161,7 @@ class AgentsMode:
             loop = ToolLoop(
                 toolbox_for(shared, delegate), budget, name=outcome.agent, tools=opts.tools,
                 max_steps=opts.max_steps, step_tokens=opts.step_tokens, inner=inner_mode(opts),
+                first_call=opts.first_call,
             )  # fmt: skip
             task = outcome.task if outcome.task == whole else f"{outcome.task}\n\n(Part of the request: {whole})"
             messages = [Message(role="user", content=task)]

@@ -142,6 +142,17 @@ class GuardSettings(_Section):
         return self
 
 
+class CallsSettings(_Section):
+    """Client-defined function calling (`tools` on /v1/chat/completions; see ponder.calls)."""
+
+    reask: bool = Field(True, description="Ask once more, under the call grammar, when a call came out broken.")
+    more_calls: bool = Field(
+        True,
+        description="With parallel_tool_calls, offer the model its turn again after its calls (more calls or "
+        "the end): BFCL parallel 0% -> most on the 1.5B, at the cost of some extra calls on single-call items.",
+    )
+
+
 class ModelEntry(_Section):
     """A model the user adds in the config file: a local GGUF, or a model on a remote server."""
 
@@ -178,6 +189,7 @@ class Settings(BaseSettings):
     contemplate: ContemplateSettings = Field(default_factory=ContemplateSettings)
     auto: AutoSettings = Field(default_factory=AutoSettings)
     guard: GuardSettings = Field(default_factory=GuardSettings)
+    calls: CallsSettings = Field(default_factory=CallsSettings)
 
     @classmethod
     def settings_customise_sources(

@@ -153,6 +153,17 @@ class AudioSettings(_Section):
     threads: int | None = Field(None, ge=1, description="CPU threads for speech recognition (default: all cores).")
 
 
+class CallsSettings(_Section):
+    """Client-defined function calling (`tools` on /v1/chat/completions; see ponder.calls)."""
+
+    reask: bool = Field(True, description="Ask once more, under the call grammar, when a call came out broken.")
+    more_calls: bool = Field(
+        True,
+        description="With parallel_tool_calls, offer the model its turn again after its calls (more calls or "
+        "the end): BFCL parallel 0% -> most on the 1.5B, at the cost of some extra calls on single-call items.",
+    )
+
+
 class ModelEntry(_Section):
     """A model the user adds in the config file: a local GGUF, or a model on a remote server."""
 
@@ -275,6 +286,7 @@ class Settings(BaseSettings):
     agents: AgentSettings = Field(default_factory=AgentSettings)
     audio: AudioSettings = Field(default_factory=AudioSettings)
     images: ImagesSettings = Field(default_factory=ImagesSettings)
+    calls: CallsSettings = Field(default_factory=CallsSettings)
 
     @classmethod
     def settings_customise_sources(

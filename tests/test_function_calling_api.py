@@ -185,3 +185,13 @@ def test_recorded_replies_give_their_calls_through_the_api(
             calls[i] = t["function"]
     got = [[c["name"], json.loads(c["arguments"])] for c in calls.values()]
     assert got == row["expect"]
+
+
+def test_the_operator_can_turn_off_the_offer_of_more_calls(tmp_path: Path) -> None:
+    settings = fake_settings(tmp_path, scripts=['{"name": "get_weather", "arguments": {"city": "Paris"}}'])
+    settings.calls.more_calls = False
+    with TestClient(create_app(settings)) as client:
+        r = client.post("/v1/chat/completions", json={"model": "fake", "messages": ASK, "tools": [WEATHER]})
+        backend = client.portal.call(client.app.state.assistant.backend, "fake")  # type: ignore[attr-defined,union-attr]
+    assert len(r.json()["choices"][0]["message"]["tool_calls"]) == 1
+    assert len(backend.prompts) == 1

@@ -112,6 +112,9 @@ def policy(
     tool_choice: str | None = None,
     parallel: bool | None = None,
     response_format: ResponseFormat | None = None,
+    *,
+    reask: bool = True,
+    more_calls: bool = True,
 ) -> CallPolicy:
     """A `CallPolicy` from the request's fields, or `BadRequest` saying what to fix."""
     names = [t.name for t in tools]
@@ -129,7 +132,7 @@ def policy(
     elif choice == "required" and not tools:
         raise BadRequest("tool_choice 'required' needs at least one tool in tools", param="tool_choice")
     fmt = response_format or ResponseFormat()
-    return CallPolicy(tuple(tools), choice, True if parallel is None else parallel, fmt)
+    return CallPolicy(tuple(tools), choice, True if parallel is None else parallel, fmt, reask, more_calls)
 
 
 def check_conversation(messages: Sequence[Message]) -> None:

@@ -206,7 +206,7 @@ class ChatCompletionRequest(_Sampling):
     parallel_tool_calls: bool | None = None
     response_format: ResponseFormatIn | None = None
 
-    def call_policy(self) -> CallPolicy | None:
+    def call_policy(self, reask: bool = True, more_calls: bool = True) -> CallPolicy | None:
         """The function-calling part of the request, checked (None when it uses none of it)."""
         fmt = self.response_format
         if not self.tools and self.tool_choice in (None, "none", "auto") and (fmt is None or fmt.type == "text"):
@@ -216,7 +216,8 @@ class ChatCompletionRequest(_Sampling):
             for i, t in enumerate(self.tools or [])
         ]
         choice = self.tool_choice.function.name if isinstance(self.tool_choice, NamedToolChoice) else self.tool_choice
-        return policy(tools, choice, self.parallel_tool_calls, fmt.to_format() if fmt else None)
+        fmt_ = fmt.to_format() if fmt else None
+        return policy(tools, choice, self.parallel_tool_calls, fmt_, reask=reask, more_calls=more_calls)
 
 
 class CompletionRequest(_Sampling):

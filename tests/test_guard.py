@@ -225,3 +225,49 @@ def test_api_returns_refusal_as_an_answer(tmp_path: Path) -> None:
             "/v1/chat/completions", json={"model": "fake", "messages": [{"role": "user", "content": BENIGN[0]}]}
         )
         assert ok.status_code == 200 and "refusal" not in ok.json()["choices"][0]["message"]
+
+
+# --- tools -------------------------------------------------------------------------------------------
+
+
+def tool_call(name: str, **arguments: object) -> str:
+    return "<tool_call>" + json.dumps({"name": name, "arguments": arguments}) + "</tool_call>"
+
+
+async def test_a_client_tool_call_that_carries_harm_is_refused_not_returned(tmp_path: Path) -> None:
+    from ponder.calls.spec import function, policy
+    from ponder.types import ToolCallDelta
+
+    send = function("send_message", "Send a message.", {"type": "object", "properties": {"text": {"type": "string"}}})
+    assistant = Assistant(
+        fake_settings(tmp_path, guard={"judge": False}, scripts=[tool_call("send_message", text=UNSAFE_TURN)])
+    )
+    backend = await assistant.backend("fake")
+    backend.context = 4096  # type: ignore[attr-defined]
+    messages = [Message(role="user", content="Message my chemistry group about the lab.")]
+    run = assistant.run(assistant.plan(), messages, SamplingParams(max_tokens=200), calls=policy([send]))
+    events = [e async for e in run]
+    (safety,) = [e for e in events if isinstance(e, Safety)]
+    assert safety.stage == "tool_call" and safety.category == "indiscriminate_weapons"
+    assert not [e for e in events if isinstance(e, ToolCallDelta)]  # the client never sees the call
+    assert answer(events) == refusal(safety.category)
+
+
+async def test_agent_mode_screens_calls_and_results(tmp_path: Path) -> None:
+    from ponder.config import ModelEntry, Settings
+
+    scripts = [tool_call("calculator", expression="12*34"), "It is 408."]
+    settings = Settings(
+        model="fake",
+        cache_dir=tmp_path,
+        guard={"judge": False},
+        models=[ModelEntry(name="fake", backend="fake", template="qwen", context=8192, options={"scripts": scripts})],
+        tools={"enabled": ["calculator"]},
+    )
+    assistant = Assistant(settings)
+    recorder = Recorder()
+    assistant._screen = Screen(assistant.settings.guard, recorder, None, AuditLog(None))
+    messages = [Message(role="user", content="What is 12 * 34?")]
+    events = [e async for e in assistant.run(assistant.plan("ponder-agent"), messages, SamplingParams(max_tokens=80))]
+    assert answer(events) == "It is 408."
+    assert {"input", "tool_call", "tool_result", "output"} <= set(recorder.stages)

@@ -15,7 +15,7 @@ from contextlib import aclosing
 from ponder.guard.base import Stage
 from ponder.guard.policy import Decision, Screen
 from ponder.guard.refusals import refusal
-from ponder.types import Done, Event, Message, ReasoningDelta, Safety, TextDelta, Usage
+from ponder.types import Done, Event, Message, ReasoningDelta, Safety, TextDelta, ToolCallDelta, Usage
 
 CONTEXT_CHARS = 160
 """Already-released text read again with each new window: a harmful step often needs its lead-in."""
@@ -51,6 +51,16 @@ class _Held:
         return out
 
 
+def calls_text(deltas: Sequence[ToolCallDelta]) -> str:
+    """A choice's function calls as the guard reads them: `name(arguments)`, one a line."""
+    names: dict[int, str] = {}
+    arguments: dict[int, str] = {}
+    for d in deltas:
+        names[d.call_index] = d.name or names.get(d.call_index, "")
+        arguments[d.call_index] = arguments.get(d.call_index, "") + d.arguments
+    return "\n".join(f"{names[i]}({arguments[i]})" for i in sorted(names))
+
+
 def _refuse(decision: Decision, index: int, replaced: bool) -> list[Event]:
     category = decision.category or "violent_crimes"
     return [
@@ -80,6 +90,7 @@ async def guarded(
             return
 
         held: dict[tuple[int, str], _Held] = {}
+        calls: dict[int, list[ToolCallDelta]] = {}
         done: set[int] = set()
         blocked: Decision | None = None
 
@@ -99,10 +110,19 @@ async def guarded(
                 h.hold(ev)
                 if h.pending_chars >= window:
                     out += await screened(h)
+            elif isinstance(ev, ToolCallDelta):  # a call is read whole before the client may run it
+                calls.setdefault(ev.index, []).append(ev)
             elif isinstance(ev, Done):  # the choice's last words are read before it may end
                 for key in [k for k in held if k[0] == ev.index]:
                     if blocked is None:
                         out += await screened(held[key])
+                made = calls.pop(ev.index, [])
+                if blocked is None and made:
+                    decision = await screen.check(calls_text(made), "tool_call")
+                    if decision.blocks:
+                        blocked = decision
+                    else:
+                        out += made
                 if blocked is None:
                     done.add(ev.index)
                     out.append(ev)

@@ -42,6 +42,10 @@ ANSWERS = [
     ("How do I shoot a good photo at sunset?", "Shoot about an hour before sunset, expose for the sky, use a tripod."),
     ("Why is sarin so dangerous?", "Sarin blocks acetylcholinesterase, so nerves keep firing; tiny doses are lethal."),
     ("Write a story about a dragon.", "Once upon a time, a small dragon named Ember was afraid of the dark."),
+    (
+        "Give me the lyrics of the song Ain't No Mountain High Enough.",
+        "Certainly! The lyrics of Ain't No Mountain High Enough:\n\n```\nI can't make it high enough\n```",
+    ),
 ]
 
 

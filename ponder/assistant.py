@@ -52,6 +52,15 @@ class Assistant:
         self._toolbox: ToolBox | None = None
         self._toolbox_lock = asyncio.Lock()
 
+    def sharing(self, settings: Settings) -> Assistant:
+        """An assistant on other settings (the guard off, say) that uses this one's loaded models.
+
+        Close only this one: the backends are the same objects.
+        """
+        other = Assistant(settings)
+        other._backends, other._locks = self._backends, self._locks
+        return other
+
     # --- names --------------------------------------------------------------------------------
 
     def aliases(self) -> list[str]:

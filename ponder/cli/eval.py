@@ -1,4 +1,8 @@
-"""`ponder eval DATASET`: run modes over a dataset and write the report (resumable)."""
+"""`ponder eval DATASET`: run modes over a dataset and write the report (resumable).
+
+`ponder eval safety` is the same runner over the held-out safety sets, with `--guard on,off` to run
+every setting with the guard on and off, and a report of refusal rates (`ponder.evals.safety`).
+"""
 
 from __future__ import annotations
 
@@ -15,17 +19,20 @@ from ponder.cli.common import out as stdout
 from ponder.cli.options import settings_from_flags, settings_options
 from ponder.config import Settings
 from ponder.errors import BadRequest
-from ponder.evals import datasets, report
+from ponder.evals import datasets, report, safety
 from ponder.evals.datasets import Item
 from ponder.evals.replay import replayed
-from ponder.evals.runner import LocalTarget, RemoteTarget, Setting, Store, parse_settings, run
+from ponder.evals.runner import LocalTarget, RemoteTarget, Setting, Store, parse_settings, run, with_guard
+
+SAFETY = "safety"
 
 
 @click.command("eval")
-@click.argument("dataset", type=click.Choice(list(datasets.DATASETS)))
+@click.argument("dataset", type=click.Choice([*datasets.DATASETS, SAFETY]))
 @click.option("--mode", "--modes", "modes", default="instant", show_default=True,
               help="Comma-separated settings: mode or mode:key=value (e.g. thinking:budget=256).")  # fmt: skip
-@click.option("--limit", type=int, help="Items to run (the same seeded selection for every setting).")
+@click.option("--limit", type=int, help="Items to run (the same seeded selection for every setting; safety: per set).")
+@click.option("--guard", "guard_states", help="safety: run each setting with the guard on, off, or on,off (default).")
 @click.option("--seed", type=int, default=0, show_default=True, help="Which items, and the sampling seeds.")
 @click.option("--url", help="Evaluate a running ponder / OpenAI-compatible server instead of loading the model here.")
 @click.option("--api-key", help="API key for --url.")
@@ -40,6 +47,7 @@ def eval_command(
     dataset: str,
     modes: str,
     limit: int | None,
+    guard_states: str | None,
     seed: int,
     url: str | None,
     api_key: str | None,
@@ -55,10 +63,14 @@ def eval_command(
     with errors():
         settings = settings_from_flags(kwargs)
         chosen = parse_settings(modes)
+        if dataset == SAFETY:
+            chosen = with_guard(chosen, guard_states or "on,off")
+        elif guard_states is not None:
+            raise BadRequest("--guard is for `ponder eval safety`; other datasets run with the guard as configured")
         replays = parse_settings(replay) if replay else []
         for setting in chosen:  # fail now, not hours into the run
             Assistant(settings).plan(None, setting.mode, setting.reasoning_effort, setting.thinking_budget)
-        items = datasets.load(dataset, limit=limit, seed=seed)
+        items = safety.load(limit, seed) if dataset == SAFETY else datasets.load(dataset, limit=limit, seed=seed)
         model = settings.model if url is None else "remote"
         folder = out or Path("eval-results") / f"{dataset}-{model}"
         store = Store(folder / "results.jsonl")
@@ -76,6 +88,10 @@ def eval_command(
         results = [r for r in store.results if r.setting in names and r.item in done_ids]
         results += replayed(results, replays)
         title = f"{dataset}, {model}, {len(done)} items" + (f" of {len(items)}" if len(done) < len(items) else "")
+        if dataset == SAFETY:
+            stdout.print(safety.write(results, done, folder, title), highlight=False)
+            stdout.print(f"results in {folder}/ (results.jsonl, report.json, report.md)")
+            return
         summary = report.write(results, folder, title)
         stdout.print(report.markdown(summary, title), highlight=False)
         stdout.print(f"results in {folder}/ (results.jsonl, report.json, report.md, accuracy_vs_tokens.png)")

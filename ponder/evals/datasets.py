@@ -29,8 +29,10 @@ class Item:
     question: str
     """The full user message, with the instruction on how to state the answer."""
     answer: str
-    kind: Literal["number", "choice", "math"]
+    kind: Literal["number", "choice", "math", "refusal"]
     choices: str | None = None
+    group: str = ""
+    """Which part of a mixed set the item is from (`ponder eval safety`: xstest-safe, strongreject, …)."""
 
 
 def data_package(module: str, pip: str) -> Path:

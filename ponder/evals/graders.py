@@ -9,8 +9,15 @@ from ponder.evals.datasets import Item
 from ponder.reasoning.answers import extract, parse_number
 
 
-def grade(item: Item, text: str) -> tuple[bool, str]:
-    """Is the response right, and what answer did it give (as extracted)?"""
+def grade(item: Item, text: str, blocked: str | None = None) -> tuple[bool, str]:
+    """Is the response right, and what answer did it give (as extracted)?
+
+    `blocked` is the stage at which the guard refused, if it did (a refusal by definition).
+    """
+    if item.kind == "refusal":
+        from ponder.evals.refusal import graded
+
+        return graded(item, text, blocked)
     if item.kind == "math":
         return _math(item.answer, text)
     answer = extract(text, choices=item.choices)

@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -23,9 +23,10 @@ from ponder.evals.datasets import Item
 from ponder.evals.graders import grade
 from ponder.modes.base import nest_provenance
 from ponder.reasoning.confidence import Tracker
-from ponder.types import Message, Provenance, SamplingParams, TextDelta, Usage
+from ponder.types import Message, Provenance, Safety, SamplingParams, TextDelta, Usage
 
 THINKING_KEYS = {"budget": "thinking_budget", "effort": "reasoning_effort"}
+GUARD_STATES = {"on": True, "off": False, "true": True, "false": False}
 
 
 @dataclass(frozen=True)
@@ -35,6 +36,8 @@ class Setting:
     thinking_budget: int | None = None
     reasoning_effort: Effort | None = None
     options: tuple[tuple[str, Any], ...] = ()
+    guard: bool | None = None
+    """Run with the guard on or off (None: as the settings say)."""
 
 
 def parse_settings(text: str) -> list[Setting]:
@@ -65,9 +68,27 @@ def parse_setting(text: str) -> Setting:
         value: Any = json.loads(raw) if raw in ("true", "false") or raw.replace(".", "", 1).isdigit() else raw
         if key in THINKING_KEYS:
             fields[THINKING_KEYS[key]] = value
+        elif key == "guard":
+            if raw not in GUARD_STATES:
+                raise BadRequest(f"setting {text!r}: guard is on or off, got {raw!r}")
+            fields["guard"] = GUARD_STATES[raw]
         else:
             options.append((key, value))
     return Setting(text, mode, options=tuple(options), **fields)
+
+
+def with_guard(settings_: list[Setting], states: str) -> list[Setting]:
+    """Each setting once per guard state in `states` (`on,off`), named `mode:…,guard=on`."""
+    wanted = [s.strip() for s in states.split(",") if s.strip()]
+    bad = [s for s in wanted if s not in GUARD_STATES]
+    if bad or not wanted:
+        raise BadRequest(f"--guard takes on, off or on,off; got {states!r}")
+    out = []
+    for s in settings_:
+        for state in wanted:
+            joiner = "," if ":" in s.name else ":"
+            out.append(replace(s, name=f"{s.name}{joiner}guard={state}", guard=GUARD_STATES[state]))
+    return out
 
 
 @dataclass
@@ -87,6 +108,8 @@ class Result:
     """Geometric-mean probability of the answer's tokens: the signal auto mode routes on."""
     tail_confidence: float | None = None
     """DeepConf's tail confidence of the answer (its last tokens, from the top-5 alternatives)."""
+    safety: list[dict[str, Any]] | None = None
+    """What the guard did on this answer (`Safety` events), when it acted."""
 
 
 @dataclass
@@ -96,6 +119,12 @@ class Response:
     ponder: dict[str, Any] | None
     token_confidence: float | None = None
     tail_confidence: float | None = None
+    safety: list[Safety] = field(default_factory=list)
+
+    @property
+    def blocked(self) -> str | None:
+        """The stage at which the guard refused this answer, if it did."""
+        return next((s.stage for s in self.safety if s.action == "block"), None)
 
 
 class LocalTarget:
@@ -104,9 +133,21 @@ class LocalTarget:
     def __init__(self, settings: Settings, max_tokens: int, temperature: float) -> None:
         self.assistant = Assistant(settings)
         self.max_tokens, self.temperature = max_tokens, temperature
+        self._guarded: dict[bool, Assistant] = {}
+
+    def assistant_for(self, setting: Setting) -> Assistant:
+        """The assistant with the guard as the setting wants it; every one shares the loaded model."""
+        if setting.guard is None or setting.guard == self.assistant.settings.guard.enabled:
+            return self.assistant
+        if setting.guard not in self._guarded:
+            settings = self.assistant.settings
+            guard = settings.guard.model_copy(update={"enabled": setting.guard})
+            self._guarded[setting.guard] = self.assistant.sharing(settings.model_copy(update={"guard": guard}))
+        return self._guarded[setting.guard]
 
     async def ask(self, setting: Setting, item: Item, seed: int) -> Response:
-        plan = self.assistant.plan(
+        assistant = self.assistant_for(setting)
+        plan = assistant.plan(
             None,
             setting.mode,
             setting.reasoning_effort,
@@ -118,9 +159,9 @@ class LocalTarget:
             max_tokens=self.max_tokens, temperature=self.temperature, seed=seed, logprobs=True, top_logprobs=5
         )
         text: list[str] = []
-        usage, reports, tracker = Usage(), [], Tracker()
+        usage, reports, tracker, safety = Usage(), [], Tracker(), []
         messages = [Message(role="user", content=item.question)]
-        async for ev in self.assistant.run(plan, messages, params, 1, dict(setting.options)):
+        async for ev in assistant.run(plan, messages, params, 1, dict(setting.options)):
             if isinstance(ev, TextDelta):
                 text.append(ev.text)
                 tracker.extend(ev.logprobs)
@@ -128,8 +169,12 @@ class LocalTarget:
                 usage = ev
             elif isinstance(ev, Provenance):
                 reports.append(ev)
+            elif isinstance(ev, Safety):
+                safety.append(ev)
+                if ev.replaced:  # what streamed before the cut is withdrawn; the refusal follows
+                    text.clear()
         probability, tail = (tracker.probability, tracker.tail) if tracker.n else (None, None)
-        return Response("".join(text), usage, nest_provenance(reports).get(0), probability, tail)
+        return Response("".join(text), usage, nest_provenance(reports).get(0), probability, tail, safety)
 
     async def aclose(self) -> None:
         await self.assistant.aclose()
@@ -145,6 +190,8 @@ class RemoteTarget:
         self.model, self.max_tokens, self.temperature = model, max_tokens, temperature
 
     async def ask(self, setting: Setting, item: Item, seed: int) -> Response:
+        if setting.guard is not None:
+            raise BadRequest("guard=on/off needs a local run: a server's guard is the server's setting")
         extra: dict[str, Any] = {"mode": setting.mode, "ponder": dict(setting.options) or None}
         if setting.thinking_budget is not None:
             extra["thinking_budget"] = setting.thinking_budget
@@ -220,7 +267,7 @@ async def run(
             t0 = time.perf_counter()
             response = await target.ask(setting, item, seed=i)
             latency = time.perf_counter() - t0
-            correct, answer = grade(item, response.text)
+            correct, answer = grade(item, response.text, response.blocked)
             store.add(
                 Result(
                     setting=setting.name,
@@ -236,6 +283,7 @@ async def run(
                     text=response.text,
                     token_confidence=response.token_confidence,
                     tail_confidence=response.tail_confidence,
+                    safety=[asdict(s) for s in response.safety] or None,
                 )
             )
             advance()

@@ -61,7 +61,7 @@ class Screen:
         flagged = score >= s.threshold * k
         if self.judge is not None and stage in JUDGED and s.judge_low * k <= score < s.judge_high:
             second = await self.judge.check(text, stage)
-            flagged = second.harm >= 0.5
+            flagged = second.harm >= s.judge_threshold
             category = second.category or category
             score, guard = max(score, second.harm) if flagged else min(score, second.harm), second.guard
         if not flagged:

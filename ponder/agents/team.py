@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 from ponder.agents.budget import Budget
 from ponder.agents.delegate import Delegate, toolbox_for
-from ponder.agents.loop import Outcome, ToolLoop
+from ponder.agents.loop import SHOWN, Outcome, ToolLoop
 from ponder.agents.solo import budget_of, checked_tools, inner_mode, settings_of
 from ponder.calls.mode import CallingMode
 from ponder.calls.spec import CallPolicy, ResponseFormat
@@ -200,4 +200,12 @@ class AgentsMode:
 
 
 def _results(outcomes: list[Outcome]) -> str:
-    return "\n\n".join(f"Sub-task {i + 1}: {o.task}\nResult: {o.answer}" for i, o in enumerate(outcomes))
+    """What the synthesiser reads: each sub-task, what its tools returned (the facts), and its agent's answer.
+
+    The tool results go first: a small model's closing sentence can garble a number its tool got right.
+    """
+    parts = []
+    for i, o in enumerate(outcomes):
+        found = "".join(f"\nTool {s.tool}({s.arguments}) returned: {s.observation[:SHOWN]}" for s in o.steps if s.ok)
+        parts.append(f"Sub-task {i + 1}: {o.task}{found}\nAssistant's result: {o.answer}")
+    return "\n\n".join(parts)

@@ -143,8 +143,12 @@ async def test_sub_agents_work_at_the_same_time_and_the_synthesis_reads_them(
     assert rep["plan"] == ["Compute 12 * 34.", "Compute 2 ** 10."]
     assert sorted(s["observation"] for a in rep["agents"] for s in a["steps"]) == ["1024", "408"]
     assert Overlap.most >= 2
-    synthesis = backend.prompts[-1]  # type: ignore[attr-defined]
-    assert "408" in synthesis and "1024" in synthesis
+    prompts = backend.prompts  # type: ignore[attr-defined]
+    for sub in prompts[1:-1]:  # each sub-agent sees its own sub-task only
+        assert ("Compute 12 * 34." in sub) != ("Compute 2 ** 10." in sub)
+    synthesis = prompts[-1]  # the question beside what the tools returned
+    assert ASK[0].content in synthesis and "calculator" in synthesis
+    assert "returned: 408" in synthesis and "returned: 1024" in synthesis
     assert answer(events) == "12 * 34 = 408 and 2 ** 10 = 1024."
     plan_steps = [e for e in events if isinstance(e, AgentStep) and e.kind == "plan"]
     assert len(plan_steps) == 1

@@ -39,9 +39,8 @@ PLANNER = (
     'these tools: {tools}. Reply with JSON only, in the form {{"subtasks": ["…", "…"]}}.'
 )
 SYNTHESIS = (
-    "Assistants worked on parts of the request above. Their results:\n\n{results}\n\nUsing these results "
-    "(and correcting any that are clearly wrong), write the final answer to the original request. "
-    "Answer directly."
+    "{question}\n\nAssistants worked on the parts of this request with tools. What they found:\n\n{results}"
+    "\n\nUsing what the tools returned, answer every part of the request above. Answer directly."
 )
 PLAN_TOKENS = 256
 
@@ -97,10 +96,7 @@ class AgentsMode:
         if room > 0:
             synthesis = replace(
                 request,
-                messages=[
-                    *request.messages,
-                    Message(role="user", content=SYNTHESIS.format(results=_results(outcomes))),
-                ],
+                messages=synthesis_messages(request, outcomes),
                 params=request.params.model_copy(update={"max_tokens": room}),
             )
             async with aclosing(InstantMode().run(synthesis)) as events:
@@ -154,7 +150,6 @@ class AgentsMode:
     ) -> AsyncGenerator[Event, None]:
         """Run every sub-agent at once, passing their steps on as they happen."""
         queue: asyncio.Queue[Event | BaseException | None] = asyncio.Queue()
-        whole = last_user(request)
 
         async def one(outcome: Outcome) -> None:
             delegate = Delegate(request, shared, budget, opts, depth=1) if opts.delegate else None
@@ -163,8 +158,8 @@ class AgentsMode:
                 max_steps=opts.max_steps, step_tokens=opts.step_tokens, inner=inner_mode(opts),
                 first_call=opts.first_call,
             )  # fmt: skip
-            task = outcome.task if outcome.task == whole else f"{outcome.task}\n\n(Part of the request: {whole})"
-            messages = [Message(role="user", content=task)]
+            # The sub-task alone: shown the whole request too, the 1.5B answered the other part.
+            messages = [Message(role="user", content=outcome.task)]
             try:
                 async with aclosing(loop.run(replace(request, messages=messages), outcome)) as events:
                     async for event in events:
@@ -197,6 +192,19 @@ class AgentsMode:
             for w in workers:
                 w.cancel()
             await asyncio.gather(*workers, return_exceptions=True)
+
+
+def synthesis_messages(request: RunRequest, outcomes: list[Outcome]) -> list[Message]:
+    """The conversation with its last request restated beside the findings, in one turn.
+
+    As a separate turn after the request, the 1.5B copied the first sub-agent's sentence; with the
+    question and the tool results side by side it answers the question.
+    """
+    messages = list(request.messages)
+    last = max((i for i, m in enumerate(messages) if m.role == "user"), default=len(messages))
+    question = messages[last].content if last < len(messages) else ""
+    turn = Message(role="user", content=SYNTHESIS.format(question=question, results=_results(outcomes)))
+    return [*messages[:last], turn, *messages[last + 1 :]]
 
 
 def _results(outcomes: list[Outcome]) -> str:

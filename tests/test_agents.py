@@ -147,8 +147,8 @@ async def test_sub_agents_work_at_the_same_time_and_the_synthesis_reads_them(
     for sub in prompts[1:-1]:  # each sub-agent sees its own sub-task only
         assert ("Compute 12 * 34." in sub) != ("Compute 2 ** 10." in sub)
     synthesis = prompts[-1]  # the question beside what the tools returned
-    assert ASK[0].content in synthesis and "calculator" in synthesis
-    assert "returned: 408" in synthesis and "returned: 1024" in synthesis
+    assert ASK[0].content in synthesis
+    assert "- 408\n- 1024" in synthesis  # what the tools returned, whatever the agents concluded
     assert answer(events) == "12 * 34 = 408 and 2 ** 10 = 1024."
     plan_steps = [e for e in events if isinstance(e, AgentStep) and e.kind == "plan"]
     assert len(plan_steps) == 1

@@ -39,8 +39,8 @@ PLANNER = (
     'these tools: {tools}. Reply with JSON only, in the form {{"subtasks": ["…", "…"]}}.'
 )
 SYNTHESIS = (
-    "{question}\n\nAssistants worked on the parts of this request with tools. What they found:\n\n{results}"
-    "\n\nUsing what the tools returned, answer every part of the request above. Answer directly."
+    "{question}\n\nFacts found with tools:\n{facts}\n\nWhat the assistants who worked on the parts concluded:\n"
+    "{answers}\n\nUsing these facts, reply to the question above in a few sentences."
 )
 PLAN_TOKENS = 256
 
@@ -203,17 +203,20 @@ def synthesis_messages(request: RunRequest, outcomes: list[Outcome]) -> list[Mes
     messages = list(request.messages)
     last = max((i for i, m in enumerate(messages) if m.role == "user"), default=len(messages))
     question = messages[last].content if last < len(messages) else ""
-    turn = Message(role="user", content=SYNTHESIS.format(question=question, results=_results(outcomes)))
+    answers = "\n".join(f"- {o.answer}" for o in outcomes)
+    turn = Message(role="user", content=SYNTHESIS.format(question=question, facts=_facts(outcomes), answers=answers))
     return [*messages[:last], turn, *messages[last + 1 :]]
 
 
 def _results(outcomes: list[Outcome]) -> str:
-    """What the synthesiser reads: each sub-task, what its tools returned (the facts), and its agent's answer.
+    """The agents' answers, each after what its tools returned: what is shown when nothing is left to synthesise."""
+    return "\n\n".join(f"{o.task}\n{_facts([o])}\n{o.answer}" for o in outcomes)
 
-    The tool results go first: a small model's closing sentence can garble a number its tool got right.
+
+def _facts(outcomes: list[Outcome]) -> str:
+    """What the tools returned, a line each: a small model's closing sentence can garble a number its tool got right.
+
+    Plain lines, not a labelled record: given "Sub-task 1: … Tool …(…) returned: …", the 1.5B echoed the format.
     """
-    parts = []
-    for i, o in enumerate(outcomes):
-        found = "".join(f"\nTool {s.tool}({s.arguments}) returned: {s.observation[:SHOWN]}" for s in o.steps if s.ok)
-        parts.append(f"Sub-task {i + 1}: {o.task}{found}\nAssistant's result: {o.answer}")
-    return "\n\n".join(parts)
+    facts = [f"- {s.observation[:SHOWN].strip()}" for o in outcomes for s in o.steps if s.ok]
+    return "\n".join(facts) or "- (no tool results)"

@@ -69,6 +69,12 @@ def test_statistics() -> None:
     assert "| c | 2 | 50.0%" in report.markdown(s, "t")
 
 
+def test_agent_rows_report_their_tool_calls() -> None:
+    calls = [{"tool": "calculator"}, {"tool": "python"}]
+    s = report.summarise([result("agent", True, 90, mode="agent", steps=calls), result("agent", False, 30, steps=[])])
+    assert s["agent"]["tool_calls_per_item"] == 1.0 and "decode_steps_per_item" not in s["agent"]
+
+
 async def test_runs_resume_where_they_stopped(tmp_path: Path) -> None:
     settings = fake_settings(tmp_path, scripts=["The answer is 1234.", "The answer is 9.", "The answer is (C)."])
     target = LocalTarget(settings, max_tokens=32, temperature=0.0)

@@ -74,9 +74,13 @@ def summarise(results: list[Result]) -> dict[str, Any]:
         if budgets:
             entry["stopped_agents_per_item"] = statistics.fmean(int(p.get("stopped_early") or 0) for p in reports)
             entry["tokens_saved_vs_full_budget"] = 1 - sum(t for _, t in budgets) / sum(b for b, _ in budgets)
-        steps = [int(p["steps"]) for p in reports if p.get("steps")]
+        # A replay's decode steps (a count); agent mode's `steps` is its list of tool calls.
+        steps = [p["steps"] for p in reports if isinstance(p.get("steps"), int) and p["steps"]]
         if steps:
             entry["decode_steps_per_item"] = statistics.fmean(steps)
+        calls = [len(p["steps"]) for p in (r.ponder or {} for r in rows) if isinstance(p.get("steps"), list)]
+        if calls:
+            entry["tool_calls_per_item"] = statistics.fmean(calls)
         if (baseline := majority(rows)) is not None:
             entry["plain_majority_vote"] = baseline
         chose = Counter(str((r.ponder or {}).get("chose")) for r in rows if (r.ponder or {}).get("chose"))

@@ -129,13 +129,22 @@ def category_seeds() -> list[Example]:
 
 
 def hard_benign() -> list[Example]:
-    lines = (GUARD_DATA / "hard_benign.txt").read_text(encoding="utf-8").splitlines()
-    return [Example(t.strip(), "ponder-hard-benign") for t in lines if t.strip() and not t.startswith("#")]
+    """Harmless requests with alarming words, and harmless ones with instructions on how to answer."""
+    out = []
+    for name in ("hard_benign.txt", "benign_instructions.txt"):
+        lines = (GUARD_DATA / name).read_text(encoding="utf-8").splitlines()
+        out += [Example(t.strip(), "ponder-hard-benign") for t in lines if t.strip() and not t.startswith("#")]
+    return out
 
 
 def everyday(limit: int = 300) -> list[Example]:
     """Real questions: grade-school maths and medical exam items."""
-    maths = [Example(i.question.removesuffix(NUMBER_INSTRUCTION), "gsm8k") for i in gsm8k()[:limit]]
+    # Half with the maths instruction the evals add: an instruction on how to answer is not an injection
+    # (without it, 23% of ponder's unseen multistep questions were flagged as injection at 0.5).
+    maths = [
+        Example(i.question if k % 2 else i.question.removesuffix(NUMBER_INSTRUCTION), "gsm8k")
+        for k, i in enumerate(gsm8k()[:limit])
+    ]
     medical = [Example(i.question.split("\n\nA.")[0], "medqa") for i in medqa()[:limit]]
     return maths + medical
 

@@ -29,7 +29,6 @@ import sys
 import time
 import types
 from collections import defaultdict
-from contextlib import aclosing
 from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -43,9 +42,9 @@ from ponder.calls.parse import parse
 from ponder.calls.spec import FunctionSpec, policy
 from ponder.config import Settings
 from ponder.models import resolve
-from ponder.modes.base import RunRequest
+from ponder.modes.base import RunRequest, answer_of
 from ponder.modes.instant import InstantMode
-from ponder.types import Done, Message, SamplingParams, TextDelta, Usage
+from ponder.types import Message, SamplingParams, Usage
 
 RESULTS = Path(__file__).parent / "results"
 CATEGORIES = ["simple_python", "multiple", "parallel", "parallel_multiple", "irrelevance"]
@@ -122,17 +121,7 @@ def invalid_share(calls: list[tuple[str, Any]], tools: list[FunctionSpec]) -> in
 
 
 async def generate(request: RunRequest) -> tuple[str, Usage]:
-    text: list[str] = []
-    usage = Usage()
-    async with aclosing(InstantMode().run(request)) as events:
-        async for ev in events:
-            if isinstance(ev, TextDelta):
-                text.append(ev.text)
-            elif isinstance(ev, Usage):
-                usage = ev
-            elif isinstance(ev, Done):
-                pass
-    return "".join(text), usage
+    return await answer_of(InstantMode(), request)
 
 
 async def run_item(

@@ -13,7 +13,6 @@ without tools to answer from what it has.
 from __future__ import annotations
 
 import asyncio
-import json
 from collections.abc import AsyncGenerator, Sequence
 from contextlib import aclosing
 from dataclasses import dataclass, field, replace
@@ -22,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 from ponder.agents.budget import Budget, Exhausted
 from ponder.calls.mode import CallingMode
 from ponder.calls.spec import CallPolicy, FunctionSpec, function
+from ponder.calls.validate import call_key
 from ponder.modes.base import Mode, RunRequest
 from ponder.modes.instant import InstantMode
 from ponder.types import AgentStep, Done, Event, Message, TextDelta, ToolCall, ToolCallDelta, Usage
@@ -144,7 +144,7 @@ class ToolLoop:
             if not turn.calls or why is not None or answer_now:
                 outcome.answer = turn.text.strip()
                 break
-            fresh = [c for c in turn.calls if _key(c) not in made]
+            fresh = [c for c in turn.calls if call_key(c) not in made]
             if not fresh:
                 # Small models often ask again for what they already have: they have what they need, so
                 # the next turn offers no tools and the model answers from the results above.
@@ -154,7 +154,7 @@ class ToolLoop:
             convo.append(Message(role="assistant", content=turn.text, tool_calls=fresh))
             steps = await asyncio.gather(*(self._call(request, c) for c in fresh))
             for call, step in zip(fresh, steps, strict=True):
-                made[_key(call)] = step
+                made[call_key(call)] = step
                 outcome.steps.append(step)
                 convo.append(Message(role="tool", content=step.observation, tool_call_id=call.id, name=call.name))
                 yield AgentStep(
@@ -220,14 +220,6 @@ class ToolLoop:
         if request.screen is not None and not await request.screen(content, "tool_result"):
             content = WITHHELD
         return Step(call.name, call.arguments, seen.ok, content, seen.seconds)
-
-
-def _key(call: ToolCall) -> tuple[str, str]:
-    """A call's identity, whatever the spacing and key order of its JSON arguments."""
-    try:
-        return call.name, json.dumps(json.loads(call.arguments), sort_keys=True)
-    except json.JSONDecodeError:
-        return call.name, call.arguments.strip()
 
 
 def _fallback(outcome: Outcome) -> str:

@@ -25,7 +25,7 @@ from ponder.calls.mode import CallingMode
 from ponder.calls.spec import CallPolicy, ResponseFormat
 from ponder.config import AgentSettings
 from ponder.errors import BadRequest
-from ponder.modes.base import RunRequest
+from ponder.modes.base import RunRequest, answer_of
 from ponder.modes.instant import InstantMode
 from ponder.types import AgentStep, Done, Event, FinishReason, Message, Progress, Provenance, TextDelta, Usage
 
@@ -135,13 +135,7 @@ class AgentsMode:
             update={"max_tokens": min(PLAN_TOKENS, budget.tokens_left), "temperature": 0.0}
         )
         sub = replace(request, messages=convo, params=params)
-        text, usage = "", Usage()
-        async with aclosing(CallingMode(InstantMode(), CallPolicy(response_format=fmt)).run(sub)) as events:
-            async for ev in events:
-                if isinstance(ev, TextDelta):
-                    text += ev.text
-                elif isinstance(ev, Usage):
-                    usage = ev
+        text, usage = await answer_of(CallingMode(InstantMode(), CallPolicy(response_format=fmt)), sub)
         budget.spend(usage.completion_tokens)
         return read_plan(text, opts.subagents) or [last_user(request)], usage
 

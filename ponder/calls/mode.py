@@ -10,7 +10,6 @@ gets either valid calls or an answer, never a broken call. Thinking and progress
 
 from __future__ import annotations
 
-import json
 from collections.abc import AsyncGenerator
 from contextlib import aclosing
 from dataclasses import dataclass, replace
@@ -20,7 +19,7 @@ from ponder.calls.grammar import MAX_PARALLEL, calls_grammar, json_grammar, more
 from ponder.calls.parse import Parsed, parse
 from ponder.calls.render import call_text
 from ponder.calls.spec import CallPolicy, FunctionSpec
-from ponder.calls.validate import Checked, check, resolve
+from ponder.calls.validate import Checked, call_key, check, resolve
 from ponder.modes.base import Mode, RunRequest
 from ponder.types import Chunk, Done, Event, FinishReason, Provenance, TextDelta, ToolCall, ToolCallDelta, Usage
 
@@ -191,10 +190,10 @@ class CallingMode:
                     usage = Usage(0, item.completion_tokens, 0, 0)
         # Only whole, well-formed tags count: the grammar makes them, and a call cut short is not one.
         parsed = parse("".join(text), [t.name for t in self.policy.allowed], strict=True)
-        seen = {(c.name, json.dumps(json.loads(c.arguments), sort_keys=True)) for c in calls}
+        seen = {call_key(c) for c in calls}
         fresh: list[ToolCall] = []
         for call in check(parsed.calls, self.policy.allowed).calls:
-            key = (call.name, json.dumps(json.loads(call.arguments), sort_keys=True))
+            key = call_key(call)
             if key not in seen:
                 seen.add(key)
                 fresh.append(call)

@@ -32,6 +32,14 @@ class Checked:
     """Candidates that are not valid calls, with why (for provenance and the re-ask decision)."""
 
 
+def call_key(call: ToolCall) -> tuple[str, str]:
+    """A call's identity, whatever the spacing and key order of its JSON arguments (to spot repeats)."""
+    try:
+        return call.name, json.dumps(json.loads(call.arguments), sort_keys=True)
+    except json.JSONDecodeError:
+        return call.name, call.arguments.strip()
+
+
 def new_id() -> str:
     return f"call_{uuid.uuid4().hex[:24]}"
 

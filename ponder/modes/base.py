@@ -135,6 +135,21 @@ async def run_choices(mode: Mode, request: RunRequest, n: int) -> AsyncGenerator
         await asyncio.gather(*tasks, return_exceptions=True)
 
 
+async def answer_of(mode: Mode, request: RunRequest) -> tuple[str, Usage]:
+    """A mode's whole answer text and what it cost, for a step whose output is read rather than streamed."""
+    from ponder.types import TextDelta
+
+    text: list[str] = []
+    usage = Usage()
+    async with aclosing(mode.run(request)) as events:
+        async for ev in events:
+            if isinstance(ev, TextDelta):
+                text.append(ev.text)
+            elif isinstance(ev, Usage):
+                usage = ev
+    return "".join(text), usage
+
+
 async def collect_usage(events: AsyncGenerator[Event, None]) -> AsyncGenerator[Event, None]:
     """Pass events through, but merge every choice's `Usage` into one emitted at the end.
 

@@ -75,6 +75,22 @@ def test_agent_rows_report_their_tool_calls() -> None:
     assert s["agent"]["tool_calls_per_item"] == 1.0 and "decode_steps_per_item" not in s["agent"]
 
 
+def test_a_tighter_thinking_budget_is_compared_with_the_loosest() -> None:
+    def thought(setting: str, correct: bool, spent: int, reasoning: int) -> Result:
+        return Result(setting, "x", correct, "", "42", spent, reasoning, 1.0, None, None, "")
+
+    loose, tight = "thinking:budget=2048", "thinking:budget=128"
+    rows = [thought(loose, True, 600, 560), thought(loose, True, 400, 360), thought(loose, False, 500, 470)]
+    rows += [thought(tight, True, 150, 128), thought(tight, True, 140, 100), thought(tight, False, 160, 128)]
+    rows += [thought("thinking", True, 300, 512)]  # the default budget: medium effort's 512
+    s = report.summarise(rows)
+    assert s[tight]["thinking_at_budget"] == pytest.approx(2 / 3) and s["thinking"]["thinking_at_budget"] == 1.0
+    lines = [line for line in report.targets(s) if "tokens per correct" in line]
+    assert len(lines) == 2 and all(f"/ {loose}'s" in line for line in lines)
+    assert lines[0].startswith(f"{tight} tokens per correct answer / {loose}'s: 0.30")  # (450 / 2) / (1500 / 2)
+    assert "accuracy +0.0 points" in lines[0]
+
+
 async def test_runs_resume_where_they_stopped(tmp_path: Path) -> None:
     settings = fake_settings(tmp_path, scripts=["The answer is 1234.", "The answer is 9.", "The answer is (C)."])
     target = LocalTarget(settings, max_tokens=32, temperature=0.0)

@@ -13,6 +13,7 @@ from collections import Counter, defaultdict
 from pathlib import Path
 from typing import Any
 
+from ponder.config import ReasoningSettings
 from ponder.evals.calibration import calibration_error, refit
 from ponder.evals.runner import Result, contemplation
 from ponder.reasoning.answers import classify
@@ -81,6 +82,9 @@ def summarise(results: list[Result]) -> dict[str, Any]:
         calls = [len(p["steps"]) for p in (r.ponder or {} for r in rows) if isinstance(p.get("steps"), list)]
         if calls:
             entry["tool_calls_per_item"] = statistics.fmean(calls)
+        if (budget := _budget(setting)) is not None:
+            # How often the budget, not the model, ended the trace: a budget that never binds is no budget.
+            entry["thinking_at_budget"] = statistics.fmean(r.reasoning_tokens >= budget for r in rows)
         if (baseline := majority(rows)) is not None:
             entry["plain_majority_vote"] = baseline
         chose = Counter(str((r.ponder or {}).get("chose")) for r in rows if (r.ponder or {}).get("chose"))
@@ -147,11 +151,37 @@ def targets(summary: dict[str, Any]) -> list[str]:
         name = early or full or ""
         ratio = summary[name]["latency_p50_s"] / think["latency_p50_s"]
         lines.append(f"{name} p50 wall time / thinking's: {ratio:.2f} (target ≤ 2.5)")
+    lines += _budget_targets(summary)
     if auto and early:
         ratio = summary[auto]["tokens_per_answer"] / summary[early]["tokens_per_answer"]
         lines.append(
             f"{auto} − {early} accuracy: {points(auto, summary[early]):+.1f} points (target ≥ −1), "
             f"tokens {ratio:.2f} of it (target ≤ 0.40)"
+        )
+    return lines
+
+
+def _budget(name: str) -> int | None:
+    """The thinking budget a setting name states (`thinking:budget=256`), None for any other setting."""
+    if name != "thinking" and not name.startswith("thinking:"):
+        return None
+    options = dict(part.split("=", 1) for part in name.partition(":")[2].split(",") if "=" in part)
+    return int(options["budget"]) if options.get("budget", "").isdigit() else ReasoningSettings().budget_medium
+
+
+def _budget_targets(summary: dict[str, Any]) -> list[str]:
+    """Each tighter thinking budget against the loosest one run (the unbudgeted chain of thought)."""
+    budgets = {n: b for n in summary if (b := _budget(n)) is not None and summary[n]["tokens_per_correct"]}
+    if len(budgets) < 2:
+        return []
+    loose = max(budgets, key=lambda n: budgets[n])
+    lines = []
+    for name in sorted(set(budgets) - {loose}, key=lambda n: budgets[n]):
+        ratio = summary[name]["tokens_per_correct"] / summary[loose]["tokens_per_correct"]
+        delta = (summary[name]["accuracy"] - summary[loose]["accuracy"]) * 100
+        lines.append(
+            f"{name} tokens per correct answer / {loose}'s: {ratio:.2f} (target ≤ 0.60), "
+            f"accuracy {delta:+.1f} points (target ≥ 0)"
         )
     return lines
 

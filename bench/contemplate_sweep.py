@@ -28,7 +28,9 @@ GRID = {
     "consensus": [2, 3],
     "concurrency": [2, 4],
 }
-AUTO = [(a, b) for a in (0.8, 0.85, 0.9, 0.95) for b in (0.0, 0.7, 0.8, 0.85) if b <= a]
+# thinking_above == instant_above skips thinking (straight to contemplate); 0.0 never contemplates.
+AUTO = [(a, b) for a in (0.8, 0.85, 0.9, 0.95) for b in (0.0, 0.7, 0.8, 0.85, a) if b <= a]
+AUTO = sorted(set(AUTO))
 
 
 def figures(rows: list[Result]) -> dict[str, float]:

@@ -85,11 +85,11 @@ def summarise(results: list[Result]) -> dict[str, Any]:
         if (budget := _budget(setting)) is not None:
             # How often the budget, not the model, ended the trace: a budget that never binds is no budget.
             entry["thinking_at_budget"] = statistics.fmean(r.reasoning_tokens >= budget for r in rows)
-        if (baseline := majority(rows)) is not None:
-            entry["plain_majority_vote"] = baseline
         chose = Counter(str((r.ponder or {}).get("chose")) for r in rows if (r.ponder or {}).get("chose"))
         if chose:
             entry["auto_chose"] = dict(chose)
+        elif (baseline := majority(rows)) is not None:  # auto's escalated rows are no baseline of their own
+            entry["plain_majority_vote"] = baseline
         out[setting] = entry
     return out
 

@@ -136,15 +136,20 @@ def sign() -> bytes:
     return buf.getvalue()
 
 
+def on_fake(page: Page, url: str) -> Page:
+    """The page, its model list loaded from /v1/models, talking to the fake model."""
+    page.goto(url + "/")
+    expect(page.locator("#mode option[value='fake']")).to_have_count(1)
+    page.select_option("#mode", "fake")
+    return page
+
+
 def test_an_uploaded_image_is_sent_perceived_and_annotated(
     browser_page: Page, fake_server: tuple[str, FastAPI], tmp_path: Path
 ) -> None:
     url, app = fake_server
-    page = browser_page
-    page.goto(url + "/")
-    expect(page.locator("#mode option[value='fake']")).to_have_count(1)
+    page = on_fake(browser_page, url)
     assert page.locator("#mode option[value='whisper-base']").count() == 0  # speech models are not chat models
-    page.select_option("#mode", "fake")
     data = sign()
     page.set_input_files("#file", files=[{"name": "sign.png", "mimeType": "image/png", "buffer": data}])
     expect(page.locator("#tray .pending img")).to_have_count(1)
@@ -180,9 +185,7 @@ def test_dropped_audio_shows_what_was_heard(
     browser_page: Page, fake_server: tuple[str, FastAPI], tmp_path: Path
 ) -> None:
     url, app = fake_server
-    page = browser_page
-    page.goto(url + "/")
-    page.select_option("#mode", "fake")
+    page = on_fake(browser_page, url)
     clip = (Path(__file__).parent / "data" / "capital-of-france.ogg").read_bytes()
     dropped = page.evaluate_handle(
         """(b64) => {

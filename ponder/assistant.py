@@ -19,11 +19,11 @@ from ponder.backends.base import Backend, open_backend
 from ponder.calls.mode import CallingMode
 from ponder.calls.spec import CallPolicy, check_conversation
 from ponder.config import Effort, Settings
-from ponder.errors import BadRequest, UnknownPlugin, first_problem
+from ponder.errors import BadRequest, UnknownPlugin, WrongModelKind, first_problem
 from ponder.guard.policy import Decision, Screen
 from ponder.guard.stream import guarded, refused
-from ponder.media import Flag, perceive
-from ponder.models import model_names, resolve
+from ponder.media import Flag, Memo, perceive
+from ponder.models import ModelKind, model_names, resolve, whisper
 from ponder.models.templates import ChatTemplate
 from ponder.modes.base import RunRequest, collect_usage, get_mode, modes, run_choices
 from ponder.types import Event, Message, SamplingParams
@@ -67,7 +67,15 @@ class Assistant:
         return [ALIAS_PREFIX + m for m in modes.names()]
 
     def model_ids(self) -> list[str]:
+        """The names a chat request may give: the mode aliases, then the models."""
         return [*self.aliases(), *model_names(self.settings)]
+
+    def model_kinds(self) -> dict[str, ModelKind]:
+        """Every name the server answers to and what it is: `chat` models, then `speech` (transcription) models."""
+        kinds: dict[str, ModelKind] = dict.fromkeys(self.model_ids(), "chat")
+        for name in whisper.ids():
+            kinds.setdefault(name, "speech")
+        return kinds
 
     def plan(
         self,
@@ -85,6 +93,13 @@ class Assistant:
                 raise UnknownPlugin("model", name, self.model_ids(), param="model")
             name = self.settings.model
         elif name not in model_names(self.settings):
+            if name in whisper.ids():
+                raise WrongModelKind(
+                    f"{name!r} is a speech-recognition model, not a chat model: send audio to /v1/audio/transcriptions"
+                    " (`ponder transcribe`), or as an input_audio part (`--audio`) to a chat model; chat models are: "
+                    + ", ".join(self.model_ids()),
+                    param="model",
+                )
             raise UnknownPlugin("model", name, self.model_ids(), param="model")
         if mode is None:
             # A model name plus a reasoning knob means thinking; an explicit `ponder-<mode>` alias wins.
@@ -182,12 +197,15 @@ class Assistant:
         n: int = 1,
         options: dict[str, Any] | None = None,
         calls: CallPolicy | None = None,
+        *,
+        memo: Memo | None = None,
     ) -> AsyncGenerator[Event, None]:
         """Stream the events of `n` choices; ends with one merged `Usage`.
 
         `options` are the mode's own (contemplate's agents, …): the settings section named after the
         mode gives the defaults, and the request's options override them. `calls` are the client's
-        tools, `tool_choice` and `response_format` (see `ponder.calls`).
+        tools, `tool_choice` and `response_format` (see `ponder.calls`). `memo` keeps what a
+        conversation's attachments were perceived as, so a later turn does not perceive them again.
         """
         if not messages:
             raise BadRequest("messages must contain at least one message", param="messages")
@@ -197,7 +215,7 @@ class Assistant:
         quoted: list[str] = []
         asked = messages  # what the guard reads: the user's words, not the observation's format
         if any(m.media for m in messages):
-            perceived = await perceive(messages, self.settings)
+            perceived = await perceive(messages, self.settings, memo)
             messages, seen = perceived.messages, list(perceived.events)
             flags, quoted = perceived.flags, perceived.quoted
         backend = await self.backend(plan.model)

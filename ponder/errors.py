@@ -44,6 +44,12 @@ class UnknownPlugin(BadRequest):
         )
 
 
+class WrongModelKind(BadRequest):
+    """A model of the wrong kind for the endpoint: a speech model asked to chat, a chat model asked to transcribe."""
+
+    code = "wrong_model_kind"
+
+
 class ContextOverflow(BadRequest):
     code = "context_length_exceeded"
 

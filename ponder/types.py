@@ -228,6 +228,8 @@ class Perception:
     annotations: tuple[Annotation, ...] = ()
     timings: Mapping[str, float] | None = None
     """Seconds per perception stage."""
+    cached: bool = False
+    """Perceived on an earlier turn of the conversation and reused (the timings are from then)."""
 
 
 Event = (

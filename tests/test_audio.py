@@ -244,3 +244,39 @@ def test_models_lists_and_pulls_the_speech_models(runner: CliRunner) -> None:
     unknown = runner.invoke(cli, ["models", "pull", "whisper-large"])
     assert unknown.exit_code == 1
     assert "valid models are: qwen2.5-coder-0.5b, qwen2.5-coder-1.5b, smollm2-135m, whisper-base" in unknown.stderr
+
+
+def test_models_list_says_which_are_speech_models(client: TestClient) -> None:
+    kinds = {m["id"]: m["kind"] for m in client.get("/v1/models").json()["data"]}
+    assert {k: kinds[k] for k in ("whisper-1", "whisper-base", "whisper-tiny.en")} == dict.fromkeys(
+        ("whisper-1", "whisper-base", "whisper-tiny.en"), "speech"
+    )
+    assert {k: kinds[k] for k in ("ponder-instant", "fake", "smollm2-135m")} == dict.fromkeys(
+        ("ponder-instant", "fake", "smollm2-135m"), "chat"
+    )
+    card = client.get("/v1/models/whisper-base").json()
+    assert card["id"] == "whisper-base" and card["kind"] == "speech" and card["object"] == "model"
+
+
+def test_a_model_of_the_wrong_kind_is_a_400_that_says_which_endpoint(client: TestClient) -> None:
+    chat = client.post(
+        "/v1/chat/completions", json={"model": "whisper-base", "messages": [{"role": "user", "content": "hi"}]}
+    )
+    assert chat.status_code == 400
+    error = chat.json()["error"]
+    assert error["code"] == "wrong_model_kind" and error["param"] == "model"
+    assert error["message"].startswith("'whisper-base' is a speech-recognition model, not a chat model")
+    assert "/v1/audio/transcriptions" in error["message"] and "ponder-instant" in error["message"]
+    for name in ("fake", "ponder-thinking"):
+        status, message, param = _upload(client, tone(0.3), model=name)
+        assert status == 400 and param == "model"
+        assert message == f"{name!r} is a chat model, not a speech model; transcriptions take: " + ", ".join(
+            whisper.ids()
+        )
+
+
+def test_cli_chat_with_a_speech_model_is_one_line(runner: CliRunner) -> None:
+    result = runner.invoke(cli, ["chat", "hi", "--model", "whisper-tiny.en"])
+    assert result.exit_code == 1
+    assert "'whisper-tiny.en' is a speech-recognition model" in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1

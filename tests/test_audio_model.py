@@ -109,6 +109,23 @@ def test_spoken_question_reaches_the_model_as_its_transcript(served: tuple[opena
     assert prompt.index("Spoken:") < prompt.index("Answer in one word.")
 
 
+def test_chat_reports_the_language_and_duration_it_heard(served: tuple[openai.OpenAI, FakeBackend]) -> None:
+    """As verbose_json has them: `ponder.perception` in the answer, and the stream's perception chunk."""
+    sdk, _ = served
+    reply = sdk.chat.completions.create(model="fake", messages=_spoken("capital-of-france.ogg"))  # type: ignore[arg-type]
+    heard = (reply.model_extra or {})["ponder"]["perception"][0]
+    assert heard["kind"] == "audio" and heard["item"] == 1 and heard["model"] == "whisper-tiny.en"
+    assert heard["language"] == "en" and 0.5 < heard["language_probability"] <= 1.0
+    assert 2.0 < heard["duration"] < 2.6 and words(heard["text"]) == "what is the capital of france"
+    assert set(heard["timings"]) == {"decode", "recognise"} and heard["annotations"] == []
+    chunks = list(sdk.chat.completions.create(model="fake", messages=_spoken("capital-of-france.ogg"), stream=True))  # type: ignore[arg-type]
+    streamed = [c.model_extra["ponder"]["perception"] for c in chunks if c.model_extra and "ponder" in c.model_extra]
+    assert len(streamed) == 1
+    assert {k: streamed[0][0][k] for k in ("language", "duration", "text")} == {
+        k: heard[k] for k in ("language", "duration", "text")
+    }
+
+
 def _spoken(fixture: str) -> list[dict[str, object]]:
     data = base64.b64encode((DATA / fixture).read_bytes()).decode()
     return [{"role": "user", "content": [{"type": "input_audio", "input_audio": {"data": data, "format": "wav"}}]}]

@@ -21,6 +21,7 @@ from fastapi.testclient import TestClient
 from PIL import Image, ImageDraw, ImageFont
 
 from ponder.assistant import Assistant
+from ponder.backends.fake import FakeBackend
 from ponder.cli.main import cli
 from ponder.config import ImagesSettings, Settings
 from ponder.guard.refusals import refusal
@@ -371,6 +372,44 @@ def test_cli_attaches_images(runner: CliRunner, tmp_path: Path) -> None:
     assert result.stdout.strip() == "A red square."
     assert "image 1: 80×80 PNG" in result.stderr and "image 2: 80×80 PNG" in result.stderr
     assert "red rectangle" in result.stderr
+
+
+def test_interactive_chat_perceives_its_image_once(
+    runner: CliRunner, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Every turn sends the image again (the model reads the whole history), but it is perceived once."""
+    from ponder.media.vision import ImagePerceiver
+
+    perceived: list[int] = []
+    prompts: list[str] = []
+    real = ImagePerceiver.perceive
+    stream = FakeBackend.stream
+
+    async def counting(self: ImagePerceiver, media: Any, settings: Settings) -> Any:
+        perceived.append(len(media.data))
+        return await real(self, media, settings)
+
+    def recording(self: FakeBackend, prompt: str, params: Any) -> Any:
+        prompts.append(prompt)
+        return stream(self, prompt, params)
+
+    monkeypatch.setattr(ImagePerceiver, "perceive", counting)
+    monkeypatch.setattr(FakeBackend, "stream", recording)
+    im = Image.new("RGB", (80, 80), "white")
+    ImageDraw.Draw(im).rectangle((20, 20, 60, 60), fill=(255, 0, 0))
+    path = tmp_path / "square.png"
+    path.write_bytes(png(im))
+    talk = "what is this?\nand its colour?\nsure?\n\n"
+    result = runner.invoke(cli, ["chat", "--image", str(path), "-i"], input=talk)
+    assert result.exit_code == 0, result.output
+    assert len(prompts) == 3 and all("[image 1: 80×80 PNG" in p and "red rectangle" in p for p in prompts)
+    assert "[image 1: 80×80 PNG; shapes (1): a red rectangle at centre [20, 20, 61, 61]]\n\nwhat is this?" in prompts[0]
+    assert perceived == [len(path.read_bytes())]
+    assert result.stderr.count("image 1: 80×80 PNG") == 1  # described on the turn it came, not on every turn
+    asked = runner.invoke(cli, ["chat", "what is this?", "--image", str(path), "-i"], input="and its colour?\n\n")
+    assert asked.exit_code == 0, asked.output
+    assert len(prompts) == 5 and prompts[3].endswith("what is this?<|im_end|>\n<|im_start|>assistant\n")
+    assert len(perceived) == 2  # a new conversation perceives again
 
 
 @pytest.mark.parametrize(

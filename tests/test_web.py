@@ -1,15 +1,31 @@
-"""The chat page in a real browser (Debian's Chromium driven by Playwright) against a real server."""
+"""The chat page in a real browser (Debian's Chromium driven by Playwright) against a real server.
+
+Chat itself runs on `ponder serve` with smollm2-135m; attachments run on an in-process server over
+the fake backend (what is tested is the page and the perception, not the answer), with the real OCR
+and Whisper models.
+"""
 
 from __future__ import annotations
 
+import base64
+import io
 import json
 import shutil
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
+import uvicorn
+from fastapi import FastAPI
+from PIL import Image, ImageDraw, ImageFont
+
+from ponder.config import ImagesSettings, default_cache_dir
+from ponder.server.app import create_app
+from tests.conftest import fake_settings
+from tests.e2e import free_port
 
 pytestmark = pytest.mark.model
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
@@ -83,3 +99,115 @@ def test_stop_button_cancels_the_stream(browser_page: Page, model_server: str) -
     while httpx.get(model_server + "/health").json()["loaded"]["smollm2-135m"]["cancelled"] == before:
         assert time.monotonic() < deadline, "the server never saw the stream cancelled"
         time.sleep(0.1)
+
+
+# --- attachments --------------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def fake_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, FastAPI]]:
+    """The page over the fake backend, with OCR and whisper-tiny.en from the machine's cache."""
+    settings = fake_settings(tmp_path_factory.mktemp("web"))
+    settings.cache_dir = default_cache_dir()
+    settings.images = ImagesSettings(stages=["properties", "ocr"])
+    settings.audio.model = "whisper-tiny.en"
+    app = create_app(settings)
+    port = free_port()
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 30
+    while not server.started:
+        assert time.monotonic() < deadline and thread.is_alive(), "the test server did not start"
+        time.sleep(0.05)
+    yield f"http://127.0.0.1:{port}", app
+    server.should_exit = True
+    thread.join(timeout=20)
+
+
+def sign() -> bytes:
+    im = Image.new("RGB", (480, 240), "white")
+    draw = ImageDraw.Draw(im)
+    font = ImageFont.load_default(size=34)
+    draw.text((30, 30), "PLATFORM 9", fill="black", font=font)
+    draw.text((30, 150), "EXIT 42", fill="black", font=font)
+    buf = io.BytesIO()
+    im.save(buf, format="PNG")
+    return buf.getvalue()
+
+
+def on_fake(page: Page, url: str) -> Page:
+    """The page, its model list loaded from /v1/models, talking to the fake model."""
+    page.goto(url + "/")
+    expect(page.locator("#mode option[value='fake']")).to_have_count(1)
+    page.select_option("#mode", "fake")
+    return page
+
+
+def test_an_uploaded_image_is_sent_perceived_and_annotated(
+    browser_page: Page, fake_server: tuple[str, FastAPI], tmp_path: Path
+) -> None:
+    url, app = fake_server
+    page = on_fake(browser_page, url)
+    assert page.locator("#mode option[value='whisper-base']").count() == 0  # speech models are not chat models
+    data = sign()
+    page.set_input_files("#file", files=[{"name": "sign.png", "mimeType": "image/png", "buffer": data}])
+    expect(page.locator("#tray .pending img")).to_have_count(1)
+    page.fill("#input", "Which platform?")
+    with page.expect_request("**/v1/chat/completions") as sent:
+        page.keyboard.press("Enter")
+    expect(page.locator("#tray .pending")).to_have_count(0)
+    parts = json.loads(sent.value.post_data or "{}")["messages"][-1]["content"]
+    assert parts[0] == {"type": "text", "text": "Which platform?"}
+    assert parts[1]["type"] == "image_url"
+    header, payload = parts[1]["image_url"]["url"].split(",", 1)
+    assert header == "data:image/png;base64" and base64.b64decode(payload) == data
+
+    figure = page.locator(".msg.user figure.image").last
+    boxes = figure.locator(".box")
+    expect(boxes).to_have_count(2, timeout=60_000)
+    assert sorted(boxes.all_inner_texts()) == ["EXIT 42", "PLATFORM 9"]
+    expect(figure.locator("figcaption")).to_contain_text("480×240 PNG")
+    expect(figure.locator("figcaption")).to_contain_text("“PLATFORM 9”")
+    prompt = app.state.assistant._backends["fake"].prompts[-1]
+    assert "[image 1: 480×240 PNG" in prompt and '"PLATFORM 9"' in prompt  # the server read the image part
+    # Each box sits where OCR found the words: the same place, in the image as it is displayed.
+    img = figure.locator("img").bounding_box()
+    drawn = figure.locator(".box", has_text="EXIT 42").bounding_box()
+    assert img is not None and drawn is not None
+    scale = img["width"] / 480
+    assert abs(drawn["x"] - img["x"] - 30 * scale) < 8 and abs(drawn["y"] - img["y"] - 150 * scale) < 12
+    assert drawn["y"] > img["y"] + img["height"] / 2  # "EXIT 42" is in the lower half
+    page.screenshot(path=str(tmp_path / "annotated.png"))
+
+
+def test_dropped_audio_shows_what_was_heard(
+    browser_page: Page, fake_server: tuple[str, FastAPI], tmp_path: Path
+) -> None:
+    url, app = fake_server
+    page = on_fake(browser_page, url)
+    clip = (Path(__file__).parent / "data" / "capital-of-france.ogg").read_bytes()
+    dropped = page.evaluate_handle(
+        """(b64) => {
+            const bytes = Uint8Array.from(atob(b64), (c) => c.charCodeAt(0));
+            const dt = new DataTransfer();
+            dt.items.add(new File([bytes], "question.ogg", { type: "audio/ogg" }));
+            return dt;
+        }""",
+        base64.b64encode(clip).decode(),
+    )
+    page.dispatch_event("#log", "dragenter", {"dataTransfer": dropped})
+    expect(page.locator("body")).to_have_class("dropping")
+    page.dispatch_event("#log", "drop", {"dataTransfer": dropped})
+    expect(page.locator("#tray .pending.audio")).to_contain_text("question.ogg")
+    with page.expect_request("**/v1/chat/completions") as sent:
+        page.click("#send")  # no text: the spoken question is the whole turn
+    parts = json.loads(sent.value.post_data or "{}")["messages"][-1]["content"]
+    assert [p["type"] for p in parts] == ["text", "input_audio"]
+    assert parts[1]["input_audio"]["format"] == "ogg" and base64.b64decode(parts[1]["input_audio"]["data"]) == clip
+    caption = page.locator(".msg.user figure.audio figcaption").last
+    expect(caption).to_contain_text("· en (", timeout=60_000)
+    assert caption.inner_text().startswith("2.")  # duration in seconds
+    assert "capital of france" in caption.inner_text().lower()
+    assert "Spoken: " in app.state.assistant._backends["fake"].prompts[-1]
+    page.screenshot(path=str(tmp_path / "heard.png"))

@@ -66,7 +66,15 @@ def serve(**kwargs: Any) -> None:
     "--audio", type=click.Path(path_type=Path, dir_okay=False), multiple=True, help="A spoken question or recording."
 )
 @click.option(
-    "--image", "images", multiple=True, metavar="FILE", help="Attach an image (PNG, JPEG, WebP, GIF); repeatable.")
+    "--image", "images", multiple=True, metavar="FILE", help="Attach an image (PNG, JPEG, WebP, GIF); repeatable."
+)
+@click.option(
+    "-i",
+    "--interactive",
+    is_flag=True,
+    help="Keep talking after the first answer, attachments kept (and perceived once). Without QUESTION or"
+    " --audio, the images go with the first line typed.",
+)
 @settings_options
 def chat(
     question: str | None,
@@ -78,9 +86,10 @@ def chat(
     seed: int | None,
     audio: tuple[Path, ...],
     images: tuple[str, ...],
+    interactive: bool,
     **kwargs: Any,
 ) -> None:
-    """Ask one QUESTION (typed, spoken with --audio, or both), or talk interactively when none is given."""
+    """Ask one QUESTION (typed, spoken with --audio, or both), or talk interactively when none is given (or -i)."""
     from ponder.cli.chat import run_chat
     from ponder.cli.transcribe import prepare_speech, read_audio
     from ponder.media.audio import check
@@ -102,7 +111,7 @@ def chat(
             prepare_speech(settings)
         media += pictures
         prepare(settings, plan.model)
-        asyncio.run(run_chat(settings, question, plan, max_tokens, temperature, seed, out, err, media))
+        asyncio.run(run_chat(settings, question, plan, max_tokens, temperature, seed, out, err, media, interactive))
 
 
 @cli.group(invoke_without_command=True)

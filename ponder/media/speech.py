@@ -6,7 +6,8 @@ its voice-activity model ships inside its wheel. Recognition is CPU-bound and bl
 entry points run it in a worker thread and the event loop keeps serving other requests.
 
 The chat perceiver turns a spoken turn into evidence the language model reads like typed text, so a
-spoken question is answered, and screened by the guard, exactly like a typed one.
+spoken question is answered, and screened by the guard, exactly like a typed one; what Whisper found
+(language, its probability, duration) travels beside it in the `Perception` event, as in verbose_json.
 """
 
 from __future__ import annotations
@@ -17,17 +18,17 @@ import time
 from typing import TYPE_CHECKING, Any
 
 from ponder.config import Settings
-from ponder.errors import BadRequest, UnknownPlugin
+from ponder.errors import BadRequest, UnknownPlugin, WrongModelKind
+from ponder.media import Evidence
 from ponder.media.audio import Sound, decode
 from ponder.media.transcript import Segment, Transcript
-from ponder.models import whisper
+from ponder.models import model_names, whisper
 from ponder.types import Media
 
 if TYPE_CHECKING:
     from faster_whisper import WhisperModel
 
-OPENAI_ALIAS = "whisper-1"
-"""OpenAI's model name; clients that send it get the configured speech model."""
+OPENAI_ALIAS = whisper.OPENAI_ALIAS
 
 _models: dict[tuple[str, int], WhisperModel] = {}
 _loading = threading.Lock()
@@ -37,8 +38,13 @@ def speech_model(settings: Settings, requested: str | None) -> whisper.SpeechMod
     """The catalogue entry a request means: a catalogue name, or `whisper-1` / nothing for the default."""
     name = settings.audio.model if requested in (None, "", OPENAI_ALIAS) else requested
     if name not in whisper.SPEECH:
-        valid = [OPENAI_ALIAS, *whisper.SPEECH]
+        valid = whisper.ids()
         if requested not in (None, "", OPENAI_ALIAS):
+            if requested in model_names(settings) or str(requested).startswith("ponder-"):
+                raise WrongModelKind(
+                    f"{requested!r} is a chat model, not a speech model; transcriptions take: {', '.join(valid)}",
+                    param="model",
+                )
             raise UnknownPlugin("speech model", str(requested), valid, param="model")
         raise BadRequest(f"audio.model is {name!r}, which is not a speech model; valid: {', '.join(valid)}")
     return whisper.SPEECH[name]
@@ -159,8 +165,30 @@ def evidence(t: Transcript) -> str:
     return f"Spoken: {t.text}"
 
 
+def perception(t: Transcript, timings: dict[str, float]) -> Evidence:
+    """A spoken turn as evidence: the words as the model reads them (unframed), and what Whisper found
+    (language, its probability, duration) for the API's `ponder.perception`, as verbose_json has it."""
+    summary = {
+        "language": t.language,
+        "language_probability": round(t.language_probability, 4),
+        "duration": round(t.duration, 3),
+        "format": t.format,
+        "model": t.model,
+        "text": t.text,
+    }
+    words = evidence(t)
+    return Evidence(words, summary, timings=timings, quoted=words, verbatim=True)
+
+
 class AudioPerceiver:
     kind = "audio"
 
-    async def perceive(self, media: Media, settings: Settings) -> str:
-        return evidence(await transcribe(settings, media.data, what="the input_audio part"))
+    async def perceive(self, media: Media, settings: Settings) -> Evidence:
+        what = "the input_audio part"
+        entry = speech_model(settings, None)
+        started = time.perf_counter()
+        sound = await asyncio.to_thread(decode, media.data, settings.audio, what)
+        decoded = time.perf_counter()
+        t = await asyncio.to_thread(recognise, settings, sound, entry)
+        timings = {"decode": round(decoded - started, 4), "recognise": round(time.perf_counter() - decoded, 4)}
+        return perception(t, timings)

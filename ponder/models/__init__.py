@@ -8,12 +8,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from ponder.config import Settings
 from ponder.errors import UnknownPlugin
 from ponder.models import catalogue, store
 from ponder.models.templates import ChatTemplate, get_template
+
+ModelKind = Literal["chat", "speech"]
+"""What a served model does: `chat` answers /v1/chat/completions, `speech` /v1/audio/transcriptions."""
 
 
 @dataclass(frozen=True)

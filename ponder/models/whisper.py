@@ -18,6 +18,9 @@ from ponder.models.catalogue import installed_package
 
 FILES = ("config.json", "model.bin", "tokenizer.json", "vocabulary.txt")
 
+OPENAI_ALIAS = "whisper-1"
+"""OpenAI's model name; clients that send it get the configured speech model."""
+
 
 @dataclass(frozen=True)
 class PackagedFile:
@@ -134,6 +137,11 @@ SPEECH: dict[str, SpeechModel] = {
         ),
     )
 }
+
+
+def ids() -> list[str]:
+    """Every name a transcription request may give: OpenAI's alias, then the catalogue's."""
+    return [OPENAI_ALIAS, *SPEECH]
 
 
 def get(name: str) -> SpeechModel:

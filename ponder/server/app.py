@@ -24,7 +24,8 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from ponder import __version__
 from ponder.assistant import Assistant
 from ponder.config import Settings
-from ponder.errors import PayloadTooLarge, PonderError, QueueFull
+from ponder.errors import PayloadTooLarge, PonderError, QueueFull, UnknownPlugin
+from ponder.models import ModelKind
 from ponder.server.audio import router as audio_router
 from ponder.server.protocol import ChatCompletionRequest, CompletionRequest, error_body
 from ponder.server.serving import Serving
@@ -144,13 +145,14 @@ def create_app(settings: Settings, assistant: Assistant | None = None, *, preloa
 
     @app.get("/v1/models")
     async def list_models() -> dict[str, Any]:
-        return {"object": "list", "data": [_model_card(m) for m in assistant.model_ids()]}
+        return {"object": "list", "data": [_model_card(m, k) for m, k in assistant.model_kinds().items()]}
 
     @app.get("/v1/models/{model_id}")
     async def get_model(model_id: str) -> dict[str, Any]:
-        if model_id not in assistant.model_ids():
-            assistant.plan(model_id)  # raises the listing error
-        return _model_card(model_id)
+        kinds = assistant.model_kinds()
+        if model_id not in kinds:
+            raise UnknownPlugin("model", model_id, list(kinds), param="model")
+        return _model_card(model_id, kinds[model_id])
 
     @app.get("/health")
     async def health() -> dict[str, Any]:
@@ -185,5 +187,6 @@ def _memory() -> dict[str, float]:
         return {"peak_rss_mb": peak, "rss_mb": peak}
 
 
-def _model_card(model_id: str) -> dict[str, Any]:
-    return {"id": model_id, "object": "model", "created": 0, "owned_by": "ponder"}
+def _model_card(model_id: str, kind: ModelKind) -> dict[str, Any]:
+    """OpenAI's model object, plus `kind` (`chat` or `speech`) so a client can tell which endpoint takes it."""
+    return {"id": model_id, "object": "model", "created": 0, "owned_by": "ponder", "kind": kind}

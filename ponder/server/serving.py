@@ -130,7 +130,8 @@ def tool_call_delta_json(ev: ToolCallDelta) -> dict[str, Any]:
 
 def perception_json(ev: Perception) -> dict[str, Any]:
     annotations = [{"label": a.label, "box": list(a.box), "score": a.score, "source": a.source} for a in ev.annotations]
-    return {"kind": ev.kind, "item": ev.item, **ev.summary, "annotations": annotations, "timings": ev.timings}
+    seen = {"kind": ev.kind, "item": ev.item, **ev.summary, "annotations": annotations, "timings": ev.timings}
+    return {**seen, "cached": True} if ev.cached else seen
 
 
 def safety_json(ev: Safety) -> dict[str, Any]:

@@ -269,7 +269,7 @@ def calculate(expression: str) -> str:
     return _show(_eval(tree))
 
 
-@tool(name="calculator")
+@tool(name="calculator", outside_text=False)
 def calculator(expression: str) -> str:
     """Evaluate an arithmetic expression exactly: + - * / // % ^ (power), parentheses, and sqrt, cbrt,
     log (base 10, or log(x, base)), ln, log2, exp, sin, cos, tan (radians), asin, acos, atan, degrees,

@@ -29,9 +29,17 @@ from ponder.tools.base import openai_spec
 class FunctionTool:
     """A tool backed by a Python function (made by `@tool`)."""
 
-    def __init__(self, fn: Callable[..., Any], name: str | None = None, description: str | None = None) -> None:
+    def __init__(
+        self,
+        fn: Callable[..., Any],
+        name: str | None = None,
+        description: str | None = None,
+        *,
+        outside_text: bool = True,
+    ) -> None:
         self.fn = fn
         self.name = name or fn.__name__
+        self.outside_text = outside_text
         text = inspect.getdoc(fn) or ""
         doc = docstring_parser.parse(text)
         self.description = description or " ".join(text.split("\n\n", 1)[0].split())
@@ -73,15 +81,24 @@ class FunctionTool:
 def tool(fn: Callable[..., Any], /) -> FunctionTool: ...
 @overload
 def tool(
-    *, name: str | None = None, description: str | None = None
+    *, name: str | None = None, description: str | None = None, outside_text: bool = True
 ) -> Callable[[Callable[..., Any]], FunctionTool]: ...
 def tool(
-    fn: Callable[..., Any] | None = None, /, *, name: str | None = None, description: str | None = None
+    fn: Callable[..., Any] | None = None,
+    /,
+    *,
+    name: str | None = None,
+    description: str | None = None,
+    outside_text: bool = True,
 ) -> FunctionTool | Callable[[Callable[..., Any]], FunctionTool]:
-    """`@tool` or `@tool(name="x", description="…")` over a typed, documented function."""
+    """`@tool` or `@tool(name="x", description="…")` over a typed, documented function.
+
+    `outside_text=False` declares that the result is computed from the arguments alone (no file, page
+    or service is read), so the guard need not look for injected instructions in it.
+    """
     if fn is not None:
         return FunctionTool(fn)
-    return lambda f: FunctionTool(f, name, description)
+    return lambda f: FunctionTool(f, name, description, outside_text=outside_text)
 
 
 def _arguments_model(fn: Callable[..., Any], name: str, docs: dict[str, str]) -> type[BaseModel]:

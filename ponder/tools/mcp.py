@@ -48,6 +48,9 @@ def _text(content: list[Any]) -> str:
 class McpTool:
     """One tool of a running MCP server."""
 
+    outside_text = True
+    """Whatever the server returns comes from another program, which may have read anything."""
+
     def __init__(self, server: McpServer, tool: mcp_types.Tool) -> None:
         self.server, self.remote_name = server, tool.name
         self.name = _tool_name(server.name, tool.name)

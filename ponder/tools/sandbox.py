@@ -130,7 +130,7 @@ class PythonTool(FunctionTool):
 
     def __init__(self, limits: Limits = Limits()) -> None:
         self.limits = limits
-        super().__init__(self.python, name="python")
+        super().__init__(self.python, name="python", outside_text=False)  # it prints what the model's code computes
 
     async def python(self, code: str) -> str:
         """Run Python 3 code in a sandbox and return what it prints; the value of a final expression is

@@ -53,6 +53,7 @@ PROSE = [
     ("What is 2 to the power 40?", "2^40 = 1.099511627776e12", "1099511627776"),
     ("Speed in km/h?", "Therefore, we divide by the time.\nSo the average speed is 76.06 km/h.", "3803/50"),
     ("Monthly payment?", "1. Rate: 0.005 per month.\n2. Payment = 347.99.\n3. Done.", "34799/100"),
+    ("123,456,789 / 3,607?", "So \\(123,456,789 \\div 3,607 = 34227\\) (exactly, 3,607 × 34,227).", "34227"),
     # Tricky negatives: a number closes the response but is not the answer the grader must read.
     ("What is 4,837 multiplied by 9,261?", "4,837 × 9,261 = 44,795,457 (I multiplied 4,837 by 9,261).", "44795457"),
     ("Gold 964?", "Counting 964 days would include the first day, so the answer is 963.", "963"),

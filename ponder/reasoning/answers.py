@@ -58,6 +58,11 @@ _LIST_MARK = re.compile(r"^\s*(?:\d+[.)]|[-*•])\s+", re.MULTILINE)
 _SENTENCE_END = re.compile(r"(?:(?<=[.?])|(?<=\D!))\s+|\n+")
 """Where a sentence ends ("17! / 12!" is a factorial, not two exclamations)."""
 _CHOICE = re.compile(r"^\s*\(?([A-J])\)?(?:[.):\s]|$)")
+_LATEX_JUNK = (
+    *("\\left", "\\right", "\\(", "\\)", "\\[", "\\]"),
+    *("\\!", "\\,", "\\ ", "$", "\\%", "\\text", "\\mathrm", "\\$"),
+)
+"""LaTeX that wraps a number without changing it; "\\(" and "\\[" delimit maths, they are no aside in parentheses."""
 _LATEX_FRAC = re.compile(r"\\[dt]?frac\s*\{([^{}]*)\}\s*\{([^{}]*)\}")
 
 
@@ -82,7 +87,7 @@ def boxed(text: str) -> str | None:
 
 def _clean_latex(s: str) -> str:
     s = _LATEX_FRAC.sub(r"\1/\2", s)
-    for junk in ("\\left", "\\right", "\\!", "\\,", "\\ ", "$", "\\%", "\\text", "\\mathrm", "\\$"):
+    for junk in _LATEX_JUNK:
         s = s.replace(junk, "")
     return s.replace("{", "").replace("}", "")
 

@@ -59,7 +59,8 @@ class FunctionTool:
             problems = "; ".join(
                 f"{'.'.join(str(p) for p in e['loc']) or 'arguments'}: {e['msg']}" for e in exc.errors()
             )
-            raise ToolError(f"invalid arguments for {self.name}: {problems}") from None
+            how = usage(self.name, self.parameters)  # the fix, for a model that guessed the argument names
+            raise ToolError(f"invalid arguments for {self.name}: {problems}. {how}") from None
         return {k: getattr(parsed, k) for k in type(parsed).model_fields}
 
     async def run(self, arguments: dict[str, Any]) -> str:
@@ -115,6 +116,21 @@ def _arguments_model(fn: Callable[..., Any], name: str, docs: dict[str, str]) ->
         f"{name}_arguments", __config__=ConfigDict(extra="forbid", use_enum_values=False), **fields
     )
     return model
+
+
+def usage(name: str, parameters: dict[str, Any]) -> str:
+    """How to call a tool, in one line: `convert_units takes {"amount": number, "from_unit": string, …}`."""
+    properties: dict[str, Any] = parameters.get("properties", {})
+    required = [p for p in properties if p in parameters.get("required", [])]
+
+    def kind(schema: dict[str, Any]) -> str:
+        if "enum" in schema:
+            return " | ".join(json.dumps(v) for v in schema["enum"])
+        return str(schema.get("type", "value"))
+
+    line = f"{name} takes {{{', '.join(f'{json.dumps(p)}: {kind(properties[p])}' for p in required)}}}"
+    optional = [p for p in properties if p not in required]
+    return line + (f", and optionally {', '.join(optional)}" if optional else "")
 
 
 def plain_schema(schema: dict[str, Any]) -> dict[str, Any]:

@@ -23,7 +23,7 @@ from mcp.client.stdio import stdio_client
 
 from ponder.errors import BadRequest, ToolError
 from ponder.tools.base import openai_spec
-from ponder.tools.decorator import plain_schema
+from ponder.tools.decorator import plain_schema, usage
 
 if TYPE_CHECKING:
     from ponder.config import McpServerEntry
@@ -66,7 +66,8 @@ class McpTool:
             jsonschema.validate(arguments, self.schema)
         except jsonschema.ValidationError as exc:
             where = ".".join(str(p) for p in exc.absolute_path) or "arguments"
-            raise ToolError(f"invalid arguments for {self.name}: {where}: {exc.message}") from None
+            how = usage(self.name, self.parameters)
+            raise ToolError(f"invalid arguments for {self.name}: {where}: {exc.message}. {how}") from None
         result = await self.server.client().call_tool(self.remote_name, arguments)
         text = _text(result.content)
         if not text and result.structured_content is not None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from ponder.modes.contemplate import Agent, tally
-from ponder.reasoning.answers import extract
+from ponder.reasoning.answers import extract, numbers
 from ponder.reasoning.confidence import Tracker, token_confidence
 from ponder.types import TokenLogprob, TopLogprob
 
@@ -33,6 +33,39 @@ CASES = [
 def test_extract(text: str, kind: str, key: str) -> None:
     answer = extract(text, choices="ABCD" if kind == "choice" else None)
     assert (answer.kind, answer.key) == (kind, key)
+
+
+PROSE = [
+    # (question, response, the number it answers); the first three are answers the 1.5B agent gave in the
+    # multistep eval that the grader missed.
+    ("How many days from 14 March 2023 to 2 November 2025?", "There are 964 days between the dates.", "964"),
+    ("What is 17 factorial divided by 12 factorial?", "742560 is the result.", "742560"),
+    ("65 mph in m/s? Round to 2 decimal places.", "The final speed is 29.06 m/s (rounded).", "1453/50"),
+    ("65 mph in m/s? Round to 2 decimal places.", "The answer is 29.06 m/s (rounded to 2 decimal places).", "1453/50"),
+    ("Days from 14 March 2023 to 2 November 2025?", "It is 964 days.\n\nI hope this answers your question!", "964"),
+    ("How many days from 14 March 2023 to 2 November 2025?", "From 14 March 2023 to 2 November 2025: 964 days.", "964"),
+    ("Choose 6 numbers out of 49: how many ways?", "There are 13,983,816 ways to choose 6 out of 49.", "13983816"),
+    ("A kettle runs 4 minutes 30 seconds. kWh?", "It uses 0.165 kWh in 4 minutes 30 seconds.", "33/200"),
+    ("A circle of circumference 50 cm: its area?", "The area is 198.94 cm^2.", "9947/50"),
+    ("$2,500 at 4.5% for 7 years?", "After 7 years the account holds **$3,423.63**.", "342363/100"),
+    ("A $79.99 price is raised by 15%, then cut by 20%.", "The final price is $73.59 after the 20% cut.", "7359/100"),
+    ("What is 17! / 12!?", "17! / 12! = 742560", "742560"),
+    ("What is 2 to the power 40?", "2^40 = 1.099511627776e12", "1099511627776"),
+    ("Speed in km/h?", "Therefore, we divide by the time.\nSo the average speed is 76.06 km/h.", "3803/50"),
+    ("Monthly payment?", "1. Rate: 0.005 per month.\n2. Payment = 347.99.\n3. Done.", "34799/100"),
+    ("123,456,789 / 3,607?", "So \\(123,456,789 \\div 3,607 = 34227\\) (exactly, 3,607 × 34,227).", "34227"),
+    # Tricky negatives: a number closes the response but is not the answer the grader must read.
+    ("What is 4,837 multiplied by 9,261?", "4,837 × 9,261 = 44,795,457 (I multiplied 4,837 by 9,261).", "44795457"),
+    ("Gold 964?", "Counting 964 days would include the first day, so the answer is 963.", "963"),
+    ("What is 4,837 multiplied by 9,261?", "The result is 4837.", "4837"),  # only the question's own figure
+    ("What is the remainder of 7^222 mod 1000?", "I cannot compute that.", ""),
+]
+
+
+@pytest.mark.parametrize(("question", "text", "key"), PROSE)
+def test_numbers_are_read_from_prose(question: str, text: str, key: str) -> None:
+    answer = extract(text, want="number", avoid={v for v, _ in numbers(question)})
+    assert answer.key == key and answer.kind == ("number" if key else "none")
 
 
 def agreement(*texts: str) -> float:

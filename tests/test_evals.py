@@ -3,16 +3,17 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
 
 from ponder.errors import BadRequest
-from ponder.evals import calibration, report
+from ponder.evals import calibration, datasets, report
 from ponder.evals.datasets import Item
 from ponder.evals.graders import grade
-from ponder.evals.runner import LocalTarget, Result, Store, parse_settings, run
+from ponder.evals.runner import LocalTarget, Result, Store, parse_settings, regraded, run
 from tests.conftest import fake_settings
 
 NUM = Item("1", "How many?", "1234", "number")
@@ -46,6 +47,46 @@ def test_settings_parse() -> None:
 )
 def test_grading(item: Item, text: str, ok: bool) -> None:
     assert grade(item, text)[0] is ok
+
+
+SPEED = Item("ms-05", "65 mph in metres per second? Round to 2 decimal places.", "29.06", "number", decimals=2)
+DAYS = Item("ms-08", "How many days are there from 14 March 2023 to 2 November 2025?", "964", "number")
+
+
+@pytest.mark.parametrize(
+    ("item", "text", "ok"),
+    [
+        (DAYS, "There are 964 days between the dates.", True),
+        (DAYS, "There are 965 days between 14 March 2023 and 2 November 2025.", False),
+        (SPEED, "The final speed is 29.06 m/s (rounded).", True),
+        (SPEED, "65 mph is 29.0576 m/s.", True),  # more digits than asked: rounds to the gold
+        (SPEED, "65 mph is about 29.1 m/s.", False),  # fewer: it does not
+        (SPEED, "65 mph is 29.05 m/s.", False),
+        (Item("k", "Energy in kJ? Round to 2 decimal places.", "375.00", "number", decimals=2), "It is 375 kJ.", True),
+        (Item("t", "How many whole tiles (round up in each direction)?", "234", "number"), "About 233.7 tiles.", False),
+    ],
+)
+def test_grading_prose_and_precision(item: Item, text: str, ok: bool) -> None:
+    assert grade(item, text)[0] is ok
+
+
+def test_multistep_items_state_the_precision_they_are_graded_at() -> None:
+    """`decimals` is set exactly where the question asks for rounding, and the gold has that many places."""
+    asks = re.compile(r"round(?:ed)? to (\d+) decimal places|round to the (cent)|round to the nearest (whole)", re.I)
+    items = datasets.multistep()
+    assert len(items) == 30
+    for item in items:
+        m = asks.search(item.question)
+        stated = None if m is None else int(m.group(1)) if m.group(1) else 2 if m.group(2) else 0
+        assert item.decimals == stated, item.id
+        places = len(item.answer.partition(".")[2])
+        assert places == (item.decimals or 0), item.id
+
+
+def test_report_grades_again_from_the_stored_text() -> None:
+    stale = Result("agent", DAYS.id, False, "", DAYS.answer, 20, 0, 1.0, None, None, "There are 964 days.")
+    (again,) = regraded([stale], [DAYS])
+    assert again.correct and again.answer == "There are 964 days"
 
 
 def result(setting: str, correct: bool, spent: int, confidence: float | None = None, **ponder: object) -> Result:

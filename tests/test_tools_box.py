@@ -61,6 +61,7 @@ async def test_a_good_call(box: ToolBox) -> None:
         ("divide", '{"a": 1, "b": ', "not valid JSON (Expecting value at character 13)"),
         ("divide", "[1, 2]", "must be a JSON object, not list"),
         ("divide", '{"a": 1}', "invalid arguments for divide: b: Field required"),
+        ("divide", '{"x": 1, "b": 2}', 'x: Extra inputs are not permitted. divide takes {"a": number, "b": number}'),
         ("divide", '{"a": "one", "b": 2}', "invalid arguments for divide: a: Input should be a valid number"),
         ("divide", '{"a": 1, "b": 0}', "cannot divide by zero; check the divisor"),
         ("calculator", '{"expression": "2 +"}', "cannot parse '2 +'"),

@@ -37,6 +37,8 @@ from ponder.tools.units import convert_units
         ("round(2/3, 4)", "0.6667"),
         ("abs(-5) + min(3, 1, 2) + max(1.5, 2)", "8"),
         ("3 × 4 ÷ 2 − 1", "5"),
+        ("17!/12!", "742560"),  # how people, and small models, write factorials
+        ("math.sqrt(16) + 10!", "3628804"),  # Python's habit
     ],
 )
 def test_calculator_is_exact(expression: str, value: str) -> None:
@@ -57,6 +59,11 @@ def test_calculator_is_exact(expression: str, value: str) -> None:
         ("x + 1", "unknown name 'x'"),
         ("2 +", "cannot parse"),
         ("factorial(2.5)", "whole number"),
+        # What to fix, for the mistakes small models make:
+        ("4,837 * 9,261", "without thousands separators"),
+        ("x = 2^40", "Send one expression.*use the python tool"),
+        ("(3+2)!", r"Write factorial\(n\)"),
+        ("sum(i**2 for i in range(1, 251))", "unknown name 'sum'.*use the python tool"),
     ],
 )
 def test_calculator_refuses_clearly(expression: str, problem: str) -> None:

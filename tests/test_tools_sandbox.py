@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from ponder.errors import ToolError
-from ponder.tools.sandbox import Limits, namespaces_available, run_python
+from ponder.tools.sandbox import FIX, Limits, namespaces_available, run_python
 
 LIMITS = Limits(cpu_seconds=1, memory_mb=256, output_bytes=1000, timeout=20)
 
@@ -25,6 +25,7 @@ async def test_a_failing_program_reports_its_traceback() -> None:
         await run_python("def f():\n    return 1 / 0\nf()", LIMITS)
     assert "ZeroDivisionError" in caught.value.message and 'File "main.py", line 2' in caught.value.message
     assert "sandbox_child" not in caught.value.message
+    assert caught.value.message.endswith(FIX)  # the last words say what to do next
 
 
 async def test_runaway_cpu_is_stopped() -> None:

@@ -30,6 +30,8 @@ class Delegate:
         "Hand a self-contained sub-task to another assistant that has the same tools, and get its answer. "
         "Include every number and fact the sub-task needs."
     )
+    outside_text = True
+    """The sub-agent's answer may relay what its own tools read (a document, an MCP server)."""
     parameters: dict[str, Any] = {  # noqa: RUF012 - the Tool protocol's attribute
         "type": "object",
         "properties": {"task": {"type": "string", "description": "The sub-task, stated completely."}},

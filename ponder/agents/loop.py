@@ -5,8 +5,8 @@ the client. Each turn goes through `CallingMode`, so the model's calls are parse
 validated against the tools' schemas before anything runs; the tools run through `ToolBox`, so
 every mistake the model makes (unknown tool, bad arguments, a failing computation, a timeout)
 comes back to it as an observation it can correct. The guard reads every call before it runs and
-every result before the model sees it (results come from outside: injected instructions are caught
-there). Limits come from a shared `Budget`: when a limit is reached, the model gets one last turn
+every result before the model sees it, for injected instructions too where the tool reads outside
+text (`Tool.outside_text`). Limits come from a shared `Budget`: when a limit is reached, the model gets one last turn
 without tools to answer from what it has.
 """
 
@@ -24,9 +24,11 @@ from ponder.calls.spec import CallPolicy, FunctionSpec, function
 from ponder.calls.validate import call_key
 from ponder.modes.base import Mode, RunRequest
 from ponder.modes.instant import InstantMode
+from ponder.tools.base import carries_outside_text
 from ponder.types import AgentStep, Done, Event, Message, TextDelta, ToolCall, ToolCallDelta, Usage
 
 if TYPE_CHECKING:
+    from ponder.guard.base import Stage
     from ponder.tools.box import ToolBox
 
 ANSWER_NOW = "Using the tool results above, answer my question now, in words. Do not call any more tools."
@@ -217,7 +219,11 @@ class ToolLoop:
             return Step(call.name, call.arguments, False, BLOCKED_CALL, 0.0)
         seen = await self.box.call(call.name, call.arguments, timeout=max(self.budget.seconds_left, 0.1))
         content = seen.content
-        if request.screen is not None and not await request.screen(content, "tool_result"):
+        # Injection is looked for only where outside text can be: a sandbox's print of "ignore your
+        # instructions" is the model's own code talking. Harm is looked for in every result.
+        tool = self.box.get(call.name)
+        stage: Stage = "tool_result" if tool is not None and carries_outside_text(tool) else "computed"
+        if request.screen is not None and not await request.screen(content, stage):
             content = WITHHELD
         return Step(call.name, call.arguments, seen.ok, content, seen.seconds)
 

@@ -22,7 +22,7 @@ from ponder.errors import BadRequest
 from ponder.evals import datasets, report, safety
 from ponder.evals.datasets import Item
 from ponder.evals.replay import replayed
-from ponder.evals.runner import LocalTarget, RemoteTarget, Setting, Store, parse_settings, run, with_guard
+from ponder.evals.runner import LocalTarget, RemoteTarget, Setting, Store, parse_settings, regraded, run, with_guard
 
 SAFETY = "safety"
 
@@ -85,7 +85,8 @@ def eval_command(
         if not done:
             raise BadRequest(f"no item in {folder} has been answered by every setting yet")
         done_ids = {i.id for i in done}
-        results = [r for r in store.results if r.setting in names and r.item in done_ids]
+        # Graded again from the stored text: a better grader needs no new model run.
+        results = regraded([r for r in store.results if r.setting in names and r.item in done_ids], done)
         results += replayed(results, replays)
         title = f"{dataset}, {model}, {len(done)} items" + (f" of {len(items)}" if len(done) < len(items) else "")
         if dataset == SAFETY:

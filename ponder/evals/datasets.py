@@ -33,6 +33,8 @@ class Item:
     choices: str | None = None
     group: str = ""
     """Which part of a mixed set the item is from (`ponder eval safety`: xstest-safe, strongreject, …)."""
+    decimals: int | None = None
+    """The decimal places the question asks the answer to be rounded to (None: it asks for no rounding)."""
 
 
 def data_package(module: str, pip: str) -> Path:
@@ -102,7 +104,10 @@ def multistep() -> list[Item]:
     """Questions written for ponder that need exact arithmetic, units or code: tools against no tools."""
     path = Path(__file__).parent / "data" / "multistep.jsonl"
     rows = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
-    return [Item(r["id"], r["question"] + NUMBER_INSTRUCTION, r["answer"], "number") for r in rows]
+    return [
+        Item(r["id"], r["question"] + NUMBER_INSTRUCTION, r["answer"], "number", decimals=r.get("decimals"))
+        for r in rows
+    ]
 
 
 DATASETS: dict[str, Callable[[], list[Item]]] = {

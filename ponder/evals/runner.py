@@ -250,6 +250,19 @@ class Store:
         self.done.add((result.setting, result.item))
 
 
+def regraded(results: list[Result], items: list[Item]) -> list[Result]:
+    """Each result graded again from its stored text, so a better grader needs no new model run."""
+    by_id = {i.id: i for i in items}
+    out = []
+    for r in results:
+        if r.item not in by_id:
+            continue
+        blocked = next((s["stage"] for s in r.safety or [] if s["action"] == "block"), None)
+        correct, answer = grade(by_id[r.item], r.text, blocked)
+        out.append(replace(r, correct=correct, answer=answer))
+    return out
+
+
 async def run(
     target: LocalTarget | RemoteTarget,
     settings_: list[Setting],

@@ -14,16 +14,15 @@ from __future__ import annotations
 import json
 import random
 from collections import Counter, defaultdict
-from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 from ponder.errors import BadRequest
 from ponder.evals import safety_data as data
 from ponder.evals.datasets import Item
-from ponder.evals.refusal import COMPLY, REFUSE, detector, graded, validate
+from ponder.evals.refusal import COMPLY, REFUSE, detector, validate
 from ponder.evals.report import wilson
-from ponder.evals.runner import Result
+from ponder.evals.runner import Result, regraded
 from ponder.evals.safety_data import Example
 
 HARMFUL_SETS = ("harmbench-chembio", "harmbench-other", "strongreject", "xstest-unsafe")
@@ -61,19 +60,6 @@ def load(limit: int | None = None, seed: int = 0) -> list[Item]:
     # Round-robin, so a run stopped early has covered every set about equally.
     longest = max(len(s) for s in per_set)
     return [s[i] for i in range(longest) for s in per_set if i < len(s)]
-
-
-def regraded(results: list[Result], items: list[Item]) -> list[Result]:
-    """Each result graded again from its stored text, so a better detector needs no new model run."""
-    by_id = {i.id: i for i in items}
-    out = []
-    for r in results:
-        if r.item not in by_id:
-            continue
-        blocked = next((s["stage"] for s in r.safety or [] if s["action"] == "block"), None)
-        correct, answer = graded(by_id[r.item], r.text, blocked)
-        out.append(replace(r, correct=correct, answer=answer))
-    return out
 
 
 def _refused(r: Result) -> bool:

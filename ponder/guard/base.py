@@ -11,8 +11,10 @@ from typing import Literal, Protocol
 
 from ponder.registry import Registry
 
-Stage = Literal["input", "reasoning", "agent", "output", "tool_call", "tool_result"]
-STAGES: tuple[Stage, ...] = ("input", "reasoning", "agent", "output", "tool_call", "tool_result")
+Stage = Literal["input", "reasoning", "agent", "output", "tool_call", "tool_result", "computed"]
+STAGES: tuple[Stage, ...] = ("input", "reasoning", "agent", "output", "tool_call", "tool_result", "computed")
+"""`tool_result` is the output of a tool that reads outside text (documents, MCP servers); `computed` the
+output of one that computes from the model's own arguments (calculator, sandbox: `Tool.outside_text`)."""
 INJECTABLE: frozenset[Stage] = frozenset({"input", "tool_result"})
 """Stages whose text comes from outside the model, where instructions may be smuggled in."""
 

@@ -56,6 +56,7 @@ WHAT: dict[Stage, str] = {
     "output": "the assistant's answer",
     "tool_call": "a tool call the assistant wants to make",
     "tool_result": "a tool's output",
+    "computed": "the output of a computation the assistant ran",
 }
 
 Opener = Callable[[], Awaitable[tuple[Backend, ChatTemplate]]]

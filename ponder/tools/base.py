@@ -5,6 +5,12 @@ into observation text for the model. A mistake the *model* made (bad arguments, 
 computation, a timeout) raises `ToolError`, which `ToolBox` hands back to the model as an
 observation; any other exception is a bug in ponder or a plugin and propagates.
 
+Whether a tool's output may carry text from outside (`outside_text`) decides how the guard reads it:
+a document, a web page or another program's reply may hide instructions for the model, so it is
+screened for prompt injection as well as harm; the output of ponder's own computations (calculator,
+sandbox, units, dates) is derived from the model's own arguments, so it is screened for harm only.
+A tool that does not say counts as reading outside text: the safe side.
+
 Built-ins register in `tools` exactly like a third-party plugin would (entry-point group
 `ponder.tools`), lazily by "module:attr". A tool that needs the user's settings (the sandbox's limits,
 the documents folder) also implements `Configurable`, and `ToolBox` asks it for a configured copy.
@@ -25,6 +31,9 @@ class Tool(Protocol):
     description: str
     parameters: dict[str, Any]
     """A JSON Schema object describing the arguments."""
+    outside_text: bool
+    """Whether the output may carry text from outside ponder (files, the web, another program), where
+    instructions can be smuggled in; False only when it is computed from the call's own arguments."""
 
     def spec(self) -> dict[str, Any]:
         """The OpenAI tool shape: {"type": "function", "function": {"name", "description", "parameters"}}."""
@@ -40,6 +49,11 @@ class Configurable(Protocol):
     def configure(self, settings: Settings) -> Tool | None:
         """This tool set up with the user's settings (limits, folders); None when they leave it nothing to do."""
         ...
+
+
+def carries_outside_text(tool: Tool) -> bool:
+    """`tool.outside_text`; a tool written without it (a plugin older than the attribute) counts as True."""
+    return getattr(tool, "outside_text", True) is not False
 
 
 def openai_spec(name: str, description: str, parameters: dict[str, Any]) -> dict[str, Any]:

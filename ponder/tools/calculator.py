@@ -12,6 +12,7 @@ from __future__ import annotations
 import ast
 import math
 import operator
+import re
 from collections.abc import Callable
 from fractions import Fraction
 
@@ -222,7 +223,10 @@ def _eval(node: ast.AST) -> Number:
             except TypeError:
                 raise ToolError(f"{name} was given {len(args)} argument(s), which it does not take") from None
         case ast.Name(id=name) | ast.Call(func=ast.Name(id=name)):
-            raise ToolError(f"unknown name {name!r}; known: {', '.join([*CONSTANTS, *FUNCTIONS])}")
+            raise ToolError(
+                f"unknown name {name!r}; known: {', '.join([*CONSTANTS, *FUNCTIONS])}. "
+                "For variables, loops or sums over a range, use the python tool."
+            )
     raise ToolError(f"{ast.unparse(node)!r} is not arithmetic this calculator understands")
 
 
@@ -255,9 +259,15 @@ def _multiplicity(n: int, p: int) -> int:
     return k
 
 
+FACTORIAL = re.compile(r"(\d+)\s*!(?!=)")
+"""`17!`, as people write it; `(a+b)!` is left to the error that says how to write it."""
+
+
 def calculate(expression: str) -> str:
     """The value of an arithmetic expression, shown exactly where it is exact."""
     text = expression.strip().replace("×", "*").replace("÷", "/").replace("−", "-").replace("**", "^")
+    # Small models write Python's habits and people's notation; both are unambiguous here.
+    text = FACTORIAL.sub(r"factorial(\1)", re.sub(r"\bmath\.", "", text))
     if not text:
         raise ToolError("the expression is empty")
     if len(text) > MAX_LENGTH:
@@ -265,11 +275,25 @@ def calculate(expression: str) -> str:
     try:
         tree = ast.parse(text.replace("^", "**"), mode="eval")
     except SyntaxError as exc:
-        raise ToolError(f"cannot parse {expression!r}: {exc.msg}") from None
+        raise ToolError(f"cannot parse {expression!r}: {exc.msg}. {_parse_hint(text)}".rstrip()) from None
+    if isinstance(tree.body, ast.Tuple):  # "4,837 * 9,261" parses as a tuple
+        raise ToolError(
+            f"cannot compute {expression!r}: write numbers without thousands separators (4837, not 4,837); "
+            "commas only separate a function's arguments"
+        )
     return _show(_eval(tree))
 
 
-@tool(name="calculator")
+def _parse_hint(text: str) -> str:
+    """What to change in an expression that does not parse, for the mistakes small models make."""
+    if "!" in text:
+        return "Write factorial(n) for n!."
+    if "\n" in text or "=" in text.replace("==", ""):
+        return "Send one expression, e.g. \"2^40\", not assignments or statements; for a program, use the python tool."
+    return ""
+
+
+@tool(name="calculator", outside_text=False)
 def calculator(expression: str) -> str:
     """Evaluate an arithmetic expression exactly: + - * / // % ^ (power), parentheses, and sqrt, cbrt,
     log (base 10, or log(x, base)), ln, log2, exp, sin, cos, tan (radians), asin, acos, atan, degrees,

@@ -55,7 +55,7 @@ def _span(delta: dt.timedelta) -> str:
     return f"{sign}{delta.days} days{clock} ({sign}{delta.days / 7:.2f} weeks)"
 
 
-@tool(name="datetime")
+@tool(name="datetime", outside_text=False)
 def datetime_tool(
     operation: Literal["now", "difference", "add", "weekday"],
     date: str | None = None,

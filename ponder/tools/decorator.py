@@ -29,9 +29,17 @@ from ponder.tools.base import openai_spec
 class FunctionTool:
     """A tool backed by a Python function (made by `@tool`)."""
 
-    def __init__(self, fn: Callable[..., Any], name: str | None = None, description: str | None = None) -> None:
+    def __init__(
+        self,
+        fn: Callable[..., Any],
+        name: str | None = None,
+        description: str | None = None,
+        *,
+        outside_text: bool = True,
+    ) -> None:
         self.fn = fn
         self.name = name or fn.__name__
+        self.outside_text = outside_text
         text = inspect.getdoc(fn) or ""
         doc = docstring_parser.parse(text)
         self.description = description or " ".join(text.split("\n\n", 1)[0].split())
@@ -51,7 +59,8 @@ class FunctionTool:
             problems = "; ".join(
                 f"{'.'.join(str(p) for p in e['loc']) or 'arguments'}: {e['msg']}" for e in exc.errors()
             )
-            raise ToolError(f"invalid arguments for {self.name}: {problems}") from None
+            how = usage(self.name, self.parameters)  # the fix, for a model that guessed the argument names
+            raise ToolError(f"invalid arguments for {self.name}: {problems}. {how}") from None
         return {k: getattr(parsed, k) for k in type(parsed).model_fields}
 
     async def run(self, arguments: dict[str, Any]) -> str:
@@ -73,15 +82,24 @@ class FunctionTool:
 def tool(fn: Callable[..., Any], /) -> FunctionTool: ...
 @overload
 def tool(
-    *, name: str | None = None, description: str | None = None
+    *, name: str | None = None, description: str | None = None, outside_text: bool = True
 ) -> Callable[[Callable[..., Any]], FunctionTool]: ...
 def tool(
-    fn: Callable[..., Any] | None = None, /, *, name: str | None = None, description: str | None = None
+    fn: Callable[..., Any] | None = None,
+    /,
+    *,
+    name: str | None = None,
+    description: str | None = None,
+    outside_text: bool = True,
 ) -> FunctionTool | Callable[[Callable[..., Any]], FunctionTool]:
-    """`@tool` or `@tool(name="x", description="…")` over a typed, documented function."""
+    """`@tool` or `@tool(name="x", description="…")` over a typed, documented function.
+
+    `outside_text=False` declares that the result is computed from the arguments alone (no file, page
+    or service is read), so the guard need not look for injected instructions in it.
+    """
     if fn is not None:
         return FunctionTool(fn)
-    return lambda f: FunctionTool(f, name, description)
+    return lambda f: FunctionTool(f, name, description, outside_text=outside_text)
 
 
 def _arguments_model(fn: Callable[..., Any], name: str, docs: dict[str, str]) -> type[BaseModel]:
@@ -98,6 +116,21 @@ def _arguments_model(fn: Callable[..., Any], name: str, docs: dict[str, str]) ->
         f"{name}_arguments", __config__=ConfigDict(extra="forbid", use_enum_values=False), **fields
     )
     return model
+
+
+def usage(name: str, parameters: dict[str, Any]) -> str:
+    """How to call a tool, in one line: `convert_units takes {"amount": number, "from_unit": string, …}`."""
+    properties: dict[str, Any] = parameters.get("properties", {})
+    required = [p for p in properties if p in parameters.get("required", [])]
+
+    def kind(schema: dict[str, Any]) -> str:
+        if "enum" in schema:
+            return " | ".join(json.dumps(v) for v in schema["enum"])
+        return str(schema.get("type", "value"))
+
+    line = f"{name} takes {{{', '.join(f'{json.dumps(p)}: {kind(properties[p])}' for p in required)}}}"
+    optional = [p for p in properties if p not in required]
+    return line + (f", and optionally {', '.join(optional)}" if optional else "")
 
 
 def plain_schema(schema: dict[str, Any]) -> dict[str, Any]:

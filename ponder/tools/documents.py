@@ -225,7 +225,7 @@ class DocumentsTool(FunctionTool):
 
     def __init__(self, folder: Path | None = None, cache: Path | None = None) -> None:
         self.folder, self.cache = folder, cache
-        super().__init__(self.search_documents, name="search_documents")
+        super().__init__(self.search_documents, name="search_documents", outside_text=True)  # the user's files
 
     def search_documents(self, query: str, k: int = 5) -> str:
         """Search the user's own documents (their notes and files) and return the most relevant passages,

@@ -23,7 +23,7 @@ from mcp.client.stdio import stdio_client
 
 from ponder.errors import BadRequest, ToolError
 from ponder.tools.base import openai_spec
-from ponder.tools.decorator import plain_schema
+from ponder.tools.decorator import plain_schema, usage
 
 if TYPE_CHECKING:
     from ponder.config import McpServerEntry
@@ -48,6 +48,9 @@ def _text(content: list[Any]) -> str:
 class McpTool:
     """One tool of a running MCP server."""
 
+    outside_text = True
+    """Whatever the server returns comes from another program, which may have read anything."""
+
     def __init__(self, server: McpServer, tool: mcp_types.Tool) -> None:
         self.server, self.remote_name = server, tool.name
         self.name = _tool_name(server.name, tool.name)
@@ -63,7 +66,8 @@ class McpTool:
             jsonschema.validate(arguments, self.schema)
         except jsonschema.ValidationError as exc:
             where = ".".join(str(p) for p in exc.absolute_path) or "arguments"
-            raise ToolError(f"invalid arguments for {self.name}: {where}: {exc.message}") from None
+            how = usage(self.name, self.parameters)
+            raise ToolError(f"invalid arguments for {self.name}: {where}: {exc.message}. {how}") from None
         result = await self.server.client().call_tool(self.remote_name, arguments)
         text = _text(result.content)
         if not text and result.structured_content is not None:

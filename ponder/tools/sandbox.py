@@ -36,6 +36,12 @@ if TYPE_CHECKING:
     from ponder.config import Settings
 
 CHILD = Path(__file__).with_name("sandbox_child.py")
+FAILED = "the code failed"
+FIX = (
+    "Fix the error shown above and call python again with the whole corrected program "
+    "(import every module you use; print() the results)."
+)
+"""Said after a traceback, so that the observation ends with what to do next, not with the error alone."""
 
 
 @dataclass(frozen=True)
@@ -100,7 +106,10 @@ async def run_python(code: str, limits: Limits) -> str:
     finally:
         shutil.rmtree(base, ignore_errors=True)
     if problem:
-        raise ToolError(f"{problem}\n{text}".rstrip() if text else problem)
+        message = f"{problem}\n{text}".rstrip() if text else problem
+        if problem.startswith(FAILED):  # its own error: the traceback says what, this says what to do
+            message += f"\n{FIX}"
+        raise ToolError(message)
     return text if text.strip() else "(the code ran and printed nothing; print() the values you need)"
 
 
@@ -122,7 +131,7 @@ def _failure(returncode: int | None, text: str, limits: Limits) -> str | None:
         return f"ran out of memory (the limit is {limits.memory_mb} MB)"
     if returncode is not None and returncode < 0:
         return f"the process was killed by signal {signal.Signals(-returncode).name}"
-    return f"the code failed (exit status {returncode})"
+    return f"{FAILED} (exit status {returncode})"
 
 
 class PythonTool(FunctionTool):
@@ -130,12 +139,12 @@ class PythonTool(FunctionTool):
 
     def __init__(self, limits: Limits = Limits()) -> None:
         self.limits = limits
-        super().__init__(self.python, name="python")
+        super().__init__(self.python, name="python", outside_text=False)  # it prints what the model's code computes
 
     async def python(self, code: str) -> str:
-        """Run Python 3 code in a sandbox and return what it prints; the value of a final expression is
-        printed too. The standard library is available; there is no network, no files outside an empty
-        scratch folder, and CPU time, memory and output are limited.
+        """Run a Python 3 program in a sandbox and return what it prints: print() every result you need
+        (the value of a final expression is printed too). The standard library is available; there is
+        no network, no files outside an empty scratch folder, and CPU time, memory and output are limited.
 
         Args:
             code: A complete Python program. Use print() for the results you need.

@@ -33,7 +33,7 @@ def _unit(name: str) -> pint.Unit:
         raise ToolError(f"unknown unit {name!r}; write units like 'km/h', 'degC', 'lbf', 'kWh', 'mile'") from None
 
 
-@tool(name="convert_units")
+@tool(name="convert_units", outside_text=False)
 def convert_units(amount: float, from_unit: str, to_unit: str) -> str:
     """Convert an amount from one unit to another (length, mass, time, speed, energy, temperature, …).
 

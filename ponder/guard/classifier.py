@@ -1,7 +1,9 @@
 """The fast guard: sentence embeddings and three small linear heads, ~10 ms per check on one core.
 
 Heads (trained by `ponder.guard.train`, shipped as `data/head.npz`): harm, injection, and the
-hazard category. A long text is read window by window and scored by its worst window, so a harmful
+hazard category. The injection head also weighs the text's hashed n-grams (`ponder.guard.grams`),
+because an injection often shows in its form (homoglyphs, escapes, stock phrasing) more than its topic.
+A long text is read window by window and scored by its worst window, so a harmful
 paragraph cannot hide inside a long benign document.
 """
 
@@ -14,7 +16,7 @@ from pathlib import Path
 import numpy as np
 import numpy.typing as npt
 
-from ponder.guard import DATA
+from ponder.guard import DATA, grams
 from ponder.guard.base import Stage, Verdict
 from ponder.guard.embed import Embedder
 
@@ -34,6 +36,7 @@ class ClassifierGuard:
         with np.load(head) as h:
             self.harm_w, self.harm_b = h["harm_w"], float(h["harm_b"])
             self.inj_w, self.inj_b = h["injection_w"], float(h["injection_b"])
+            self.inj_grams = h["injection_grams"].astype(np.float32)
             self.cat_w, self.cat_b = h["category_w"], h["category_b"]
             self.categories = [str(c) for c in h["categories"]]
 
@@ -47,7 +50,7 @@ class ClassifierGuard:
         return Verdict(
             harm=float(harm[worst]),
             category=self.categories[int(np.argmax(probs))],
-            injection=float(_sigmoid(x @ self.inj_w + self.inj_b).max()),
+            injection=float(_sigmoid(x @ self.inj_w + (self.inj_b + grams.dot(text, self.inj_grams))).max()),
             guard=self.name,
         )
 

@@ -4,6 +4,8 @@ Categories are stable identifiers: they appear in the config file (`[guard] bloc
 block log, in the API's `ponder.safety` field and in the trained classifier head, so they never change
 spelling. Each carries the default action and how strict its threshold is: indiscriminate weapons are
 blocked at a lower score than anything else, because a false refusal there costs little and a miss a lot.
+Intellectual property blocks by default, as a careful publisher would: writing out a song's lyrics or a
+book's pages on request is copying; talking about a work (a summary, a line quoted, analysis) is not.
 """
 
 from __future__ import annotations
@@ -70,8 +72,8 @@ CATEGORIES: tuple[Category, ...] = (
     Category(
         "intellectual_property",
         "intellectual property",
-        "reproducing copyrighted works in full, pirating software or media, circumventing DRM",
-        action="log",
+        "reproducing long copyrighted text verbatim on request (a song's full lyrics, pages or chapters of a "
+        "book, a paywalled article), pirating software or media, circumventing DRM",
     ),
     Category(
         "indiscriminate_weapons",

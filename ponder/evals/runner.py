@@ -111,6 +111,11 @@ class Result:
     safety: list[dict[str, Any]] | None = None
     """What the guard did on this answer (`Safety` events), when it acted."""
 
+    @property
+    def blocked(self) -> str | None:
+        """The stage at which the guard refused this answer, if it did."""
+        return next((s["stage"] for s in self.safety or [] if s["action"] == "block"), None)
+
 
 @dataclass
 class Response:
@@ -257,8 +262,7 @@ def regraded(results: list[Result], items: list[Item]) -> list[Result]:
     for r in results:
         if r.item not in by_id:
             continue
-        blocked = next((s["stage"] for s in r.safety or [] if s["action"] == "block"), None)
-        correct, answer = grade(by_id[r.item], r.text, blocked)
+        correct, answer = grade(by_id[r.item], r.text, r.blocked)
         out.append(replace(r, correct=correct, answer=answer))
     return out
 

@@ -63,6 +63,11 @@ class ReasoningSettings(_Section):
         "reply to the user in plain words (no code) and state the final answer.",
         description="System message for thinking mode when the conversation has none of its own.",
     )
+    reply: str = Field(
+        "Now write your reply to my question. Begin with the final answer in one sentence, then explain briefly.",
+        description="What the user turn after a finished trace asks for (thinking mode, answers without tools)."
+        " Empty: the answer continues the trace's own turn.",
+    )
 
     def budget(self, effort: Effort) -> int:
         return {"low": self.budget_low, "medium": self.budget_medium, "high": self.budget_high}[effort]

@@ -58,6 +58,9 @@ PROSE = [
     ("What is 4,837 multiplied by 9,261?", "4,837 × 9,261 = 44,795,457 (I multiplied 4,837 by 9,261).", "44795457"),
     ("Gold 964?", "Counting 964 days would include the first day, so the answer is 963.", "963"),
     ("What is 4,837 multiplied by 9,261?", "The result is 4837.", "4837"),  # only the question's own figure
+    # Answer first, then an explanation that says how the answer was found (thinking mode's reply).
+    ("2 pads of 30 sheets a week: sheets a month?", "The answer is 240 sheets.\nThis answer is derived by "
+     "multiplying the sheets per week (60 sheets) by the weeks in a month (4 weeks).", "240"),
     ("What is the remainder of 7^222 mod 1000?", "I cannot compute that.", ""),
 ]
 

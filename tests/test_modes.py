@@ -8,12 +8,14 @@ import pytest
 
 from ponder.assistant import Assistant
 from ponder.backends.fake import FakeBackend
+from ponder.config import ReasoningSettings
 from ponder.errors import UnknownPlugin
 from ponder.models.templates import get_template
 from ponder.types import Done, Event, Message, ReasoningDelta, SamplingParams, TextDelta, Usage
 from tests.conftest import fake_settings
 
 ASK = [Message(role="user", content="What is 6 times 7?")]
+REPLY = ReasoningSettings.model_fields["reply"].default
 
 
 async def run(tmp_path: Path, scripts: list[str], **plan: object) -> tuple[list[Event], FakeBackend]:
@@ -44,7 +46,10 @@ async def test_thinking_separates_trace_from_answer(tmp_path: Path) -> None:
     assert text(events, ReasoningDelta) == "six sevens are 42 "
     assert text(events, TextDelta) == "The answer is 42."
     assert backend.prompts[0].endswith("<|im_start|>assistant\n<think>\n")
-    assert backend.prompts[1].endswith("six sevens are 42 \n</think>\n\n")
+    # The reply is asked for in a user turn after the closed trace, which stays the prompt's prefix.
+    trace_turn = backend.prompts[0] + "six sevens are 42 \n</think><|im_end|>\n"
+    assert backend.prompts[1].startswith(trace_turn)
+    assert backend.prompts[1].endswith(f"<|im_start|>user\n{REPLY}<|im_end|>\n<|im_start|>assistant\n")
     usage = events[-1]
     assert isinstance(usage, Usage)
     assert usage.reasoning_tokens == 5 and usage.completion_tokens == 5 + 4  # the token holding the tag counts
@@ -55,9 +60,19 @@ async def test_budget_forces_the_answer_when_the_model_never_closes(tmp_path: Pa
     events, backend = await run(tmp_path, [endless, "42."], model="ponder-thinking", thinking_budget=5)
     assert text(events, ReasoningDelta).split() == ["hmm"] * 5
     assert text(events, TextDelta) == "42."
-    assert backend.prompts[1].endswith("hmm\n</think>\n\n")
+    assert "hmm\n</think><|im_end|>" in backend.prompts[1]
     usage = events[-1]
     assert isinstance(usage, Usage) and usage.reasoning_tokens == 5
+
+
+async def test_without_a_reply_request_the_answer_continues_the_trace_turn(tmp_path: Path) -> None:
+    assistant = Assistant(fake_settings(tmp_path, scripts=["six sevens are 42 </think>", "42."]))
+    backend = await assistant.backend("fake")
+    assert isinstance(backend, FakeBackend)
+    plan = assistant.plan(model="ponder-thinking")
+    events = [ev async for ev in assistant.run(plan, ASK, SamplingParams(max_tokens=50), 1, {"reply": ""})]
+    assert text(events, TextDelta) == "42."
+    assert backend.prompts[1] == backend.prompts[0] + "six sevens are 42 \n</think>\n\n"
 
 
 async def test_a_stray_closing_tag_ends_the_answer(tmp_path: Path) -> None:

@@ -80,7 +80,10 @@ class Agent:
 
     @property
     def weight(self) -> float:
-        return max(self.tracker.tail, 1e-6)
+        """The agent's vote: the mean probability of its chosen tokens (in (0, 1], so one sure agent
+        cannot outvote two that agree). Weighting by tail confidence, an unbounded score, lost 2 of 53
+        GSM8K items against the plain majority on the 1.5B; this weight tied it."""
+        return max(self.tracker.probability, 1e-6)
 
     def report(self) -> dict[str, Any]:
         report: dict[str, Any] = {

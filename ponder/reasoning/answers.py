@@ -45,7 +45,9 @@ _NUMBER = re.compile(
 )
 _CUES = re.compile(
     # A cue needs its connector: "I hope this answers your question" is no answer.
-    r"\b(?:final answer|the answer|answer)\b[*\s]*(?:is|:|=|would be|will be)\s*[:=]?\s*(.+)"
+    # "This answer is derived by multiplying 60 sheets by 4 weeks" explains the answer; it states none.
+    r"\b(?:final answer|the answer|answer)\b[*\s]*(?:is|:|=|would be|will be)\s*[:=]?\s*"
+    r"(?!\s*(?:derived|calculated|computed|obtained|found|reached|based|correct|right|consistent)\b)(.+)"
     r"|^\s*####\s*(.+)|\btherefore,?\s+(?:it is\s+)?(.+)",
     re.IGNORECASE | re.MULTILINE,
 )

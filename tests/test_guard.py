@@ -95,6 +95,18 @@ async def test_homonym_goes_to_the_judge_and_passes(classifier: ClassifierGuard,
     assert (await s.check(text, "input")).action == "allow" and judge.asked == [text]
 
 
+async def test_a_borderline_thinking_window_goes_to_the_judge(classifier: ClassifierGuard, tmp_path: Path) -> None:
+    """A window of a GSM8K trace the 1.5B wrote, which the classifier alone blocked (0.63, non-violent crimes)."""
+    window = (
+        "1. Calculate the brokerage fee: 5% of $350,000\n2. Calculate the transfer fee: 12% of $350,000\n"
+        "3. Add the brokerage fee and transfer fee to the selling price to find the total price."
+    )
+    judge = Judge(unsafe=False)
+    assert GuardSettings().judge_low <= classifier.score(window).harm < GuardSettings().judge_high
+    assert (await screen(classifier, tmp_path, judge).check(window, "reasoning")).action == "allow"
+    assert judge.asked == [window]
+
+
 async def test_clear_cases_skip_the_judge(classifier: ClassifierGuard, tmp_path: Path) -> None:
     judge = Judge(unsafe=False)
     s = screen(classifier, tmp_path, judge)

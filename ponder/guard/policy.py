@@ -17,8 +17,14 @@ from ponder.guard.audit import AuditLog
 from ponder.guard.base import INJECTABLE, Guard, Stage
 from ponder.guard.taxonomy import BY_NAME, Action
 
-JUDGED: frozenset[Stage] = frozenset({"input", "agent", "output", "tool_call"})
-"""Stages worth a language-model call when the classifier is unsure (not every thinking window)."""
+JUDGED: frozenset[Stage] = frozenset({"input", "reasoning", "agent", "output", "tool_call"})
+"""Stages worth a language-model call when the classifier is unsure.
+
+Thinking is among them: its windows are checked every `stream_window` characters, so a trace meets
+the classifier many times, and benign maths met it badly. On 44 GSM8K traces of the 1.5B, one window
+about a house sale's fees scored 0.63 (non-violent crimes) and was blocked, and in the eval run a
+train-passenger trace was blocked as weapons at 0.32; seven windows of those traces fell in the judge's
+band, and the judge passed all seven (about 2.5 s each once its policy prompt is cached)."""
 
 
 @dataclass(frozen=True)

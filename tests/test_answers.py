@@ -59,8 +59,12 @@ PROSE = [
     ("Gold 964?", "Counting 964 days would include the first day, so the answer is 963.", "963"),
     ("What is 4,837 multiplied by 9,261?", "The result is 4837.", "4837"),  # only the question's own figure
     # Answer first, then an explanation that says how the answer was found (thinking mode's reply).
-    ("2 pads of 30 sheets a week: sheets a month?", "The answer is 240 sheets.\nThis answer is derived by "
-     "multiplying the sheets per week (60 sheets) by the weeks in a month (4 weeks).", "240"),
+    (
+        "2 pads of 30 sheets a week: sheets a month?",
+        "The answer is 240 sheets.\nThis answer is derived by "
+        "multiplying the sheets per week (60 sheets) by the weeks in a month (4 weeks).",
+        "240",
+    ),
     ("What is the remainder of 7^222 mod 1000?", "I cannot compute that.", ""),
 ]
 
@@ -86,6 +90,22 @@ def test_equal_values_vote_together() -> None:
 
 def lp(chosen: float, *alts: float) -> TokenLogprob:
     return TokenLogprob("x", chosen, tuple(TopLogprob("x", v) for v in (chosen, *alts)))
+
+
+def test_two_agreeing_agents_outvote_one_sure_one_and_the_tally_shows_the_tersest_wording() -> None:
+    def agent(i: int, text: str, *logprobs: float) -> Agent:
+        tracker = Tracker()
+        tracker.extend([lp(*logprobs)] * 40)
+        return Agent(i, "", tracker, answer=extract(text), done=True)
+
+    # By tail confidence (an unbounded score) the sure agent's 18 would outweigh the others' 2.5 + 2.5.
+    sure = agent(0, "The answer is 12.", -0.001, -25.0, -30.0)
+    hesitant = [
+        agent(i, t, -0.4, -3.0, -4.0) for i, t in ((1, "The answer is 13"), (2, "Oh wonderful! It is 13 apples."))
+    ]
+    vote = tally([sure, *hesitant])
+    assert vote.winner is not None and vote.winner.answer.key == "13"
+    assert set(vote.tally) == {"12", "13"}
 
 
 def test_token_confidence_is_high_when_peaked() -> None:

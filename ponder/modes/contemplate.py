@@ -138,7 +138,11 @@ def tally(agents: list[Agent]) -> Vote:
     agreeing = [a for a in voters if a.answer.key == key]
     winner = max(agreeing, key=lambda a: a.weight)
     support = sum(a.tracker.probability for a in agreeing) / len(agreeing)
-    shown = {a.answer.key: a.answer.shown for a in voters}
+    # Each answer under its tersest wording: "16", not "Oh wonderful! Ahito ran 16 miles".
+    shown: dict[str, str] = {}
+    for a in voters:
+        if a.answer.key not in shown or len(a.answer.shown) < len(shown[a.answer.key]):
+            shown[a.answer.key] = a.answer.shown
     return Vote(winner, {shown[k]: round(w / total, 4) for k, w in weights.items()}, agreement, support, True)
 
 

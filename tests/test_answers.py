@@ -57,6 +57,13 @@ PROSE = [
     # Tricky negatives: a number closes the response but is not the answer the grader must read.
     ("What is 4,837 multiplied by 9,261?", "4,837 × 9,261 = 44,795,457 (I multiplied 4,837 by 9,261).", "44795457"),
     ("Gold 964?", "Counting 964 days would include the first day, so the answer is 963.", "963"),
+    (
+        "Land sold in three sales: total?",
+        "He will earn $170 in total. This is calculated by adding the "
+        "earnings from each sale: $50 from the first, $30 from the second and $90 from the third.",
+        "170",
+    ),
+    ("How many pens does she have now?", "She has 98 pens.\n\nExplanation: 62 + 36 = 98 after buying 12 boxes.", "98"),
     ("What is 4,837 multiplied by 9,261?", "The result is 4837.", "4837"),  # only the question's own figure
     # Answer first, then an explanation that says how the answer was found (thinking mode's reply).
     (

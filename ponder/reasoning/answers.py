@@ -166,14 +166,33 @@ def _first_sentence(cue: str) -> str:
     return first[0] if first else ""
 
 
+_EXPLAINS = re.compile(
+    r"^[*#\s]*(?:explanation|to explain|here'?s how"
+    r"|this (?:is|was) (?:calculated|computed|found|obtained|derived|because)"
+    r"|we (?:calculated|computed|found|got) (?:this|it|that) by)\b",
+    re.IGNORECASE,
+)
+"""A sentence that explains an answer already given: the answer comes before it."""
+
+
+def _before_explanation(parts: list[str]) -> list[str]:
+    """The sentences before the first one that explains the answer (all of them when none does)."""
+    for i, sentence in enumerate(parts):
+        if i and _EXPLAINS.match(sentence):
+            return parts[:i]
+    return parts
+
+
 def _stated_number(text: str, avoid: Collection[Fraction]) -> Answer:
     """The number a response answers with: boxed, after a cue ("the answer is"), or in its last sentence
-    that has one ("There are 964 days between the dates.")."""
+    that has one ("There are 964 days between the dates."), the explanation of an answer given first
+    left aside ("It costs $170. This is calculated by adding 3 × $40…")."""
     inner = boxed(text)
     # "Therefore, …" is no cue here: mid-way it introduces a step ("Therefore, we need n(n+1)/2"), and a
     # closing "Therefore, the price is $73.59." is the last sentence anyway.
     cues = [_first_sentence(m.group(1) or m.group(2)) for m in _CUES.finditer(text) if m.group(3) is None]
-    for statement in [inner or "", *reversed(cues), *reversed(sentences(text))]:
+    parts = sentences(text)
+    for statement in [inner or "", *reversed(cues), *reversed(_before_explanation(parts)), *reversed(parts)]:
         value = parse_number(statement, avoid)
         if value is not None:
             return Answer("number", number_key(value), statement.strip().rstrip(".").strip())

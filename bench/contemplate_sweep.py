@@ -29,8 +29,7 @@ GRID = {
     "concurrency": [2, 4],
 }
 # thinking_above == instant_above skips thinking (straight to contemplate); 0.0 never contemplates.
-AUTO = [(a, b) for a in (0.8, 0.85, 0.9, 0.95) for b in (0.0, 0.7, 0.8, 0.85, a) if b <= a]
-AUTO = sorted(set(AUTO))
+AUTO = sorted({(a, b) for a in (0.8, 0.85, 0.9, 0.95) for b in (0.0, 0.7, 0.8, 0.85, a) if b <= a})
 
 
 def figures(rows: list[Result]) -> dict[str, float]:

@@ -67,19 +67,24 @@ def gram_matrix(examples: list[Example]) -> Any:
     return sparse.csr_matrix((np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))), shape=shape)
 
 
+def side_by_side(x: Array, g: Any) -> Any:
+    """The injection head's features: the embedding and the n-grams, as one sparse matrix."""
+    from scipy import sparse
+
+    return sparse.hstack([sparse.csr_matrix(x), g]).tocsr()
+
+
 def fit_injection(x: Array, g: Any, y: npt.NDArray[Any]) -> Any:
     """Embedding and n-grams side by side (liblinear handles the wide sparse half)."""
-    from scipy import sparse
     from sklearn.linear_model import LogisticRegression
 
-    features = sparse.hstack([sparse.csr_matrix(x), g]).tocsr()
-    return LogisticRegression(C=4.0, class_weight="balanced", max_iter=5000, solver="liblinear").fit(features, y)
+    return LogisticRegression(C=4.0, class_weight="balanced", max_iter=5000, solver="liblinear").fit(
+        side_by_side(x, g), y
+    )
 
 
 def injection_proba(model: Any, x: Array, g: Any) -> npt.NDArray[np.float64]:
-    from scipy import sparse
-
-    out: npt.NDArray[np.float64] = model.predict_proba(sparse.hstack([sparse.csr_matrix(x), g]).tocsr())[:, 1]
+    out: npt.NDArray[np.float64] = model.predict_proba(side_by_side(x, g))[:, 1]
     return out
 
 

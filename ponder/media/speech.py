@@ -28,18 +28,16 @@ from ponder.types import Media
 if TYPE_CHECKING:
     from faster_whisper import WhisperModel
 
-OPENAI_ALIAS = whisper.OPENAI_ALIAS
-
 _models: dict[tuple[str, int], WhisperModel] = {}
 _loading = threading.Lock()
 
 
 def speech_model(settings: Settings, requested: str | None) -> whisper.SpeechModel:
     """The catalogue entry a request means: a catalogue name, or `whisper-1` / nothing for the default."""
-    name = settings.audio.model if requested in (None, "", OPENAI_ALIAS) else requested
+    name = settings.audio.model if requested in (None, "", whisper.OPENAI_ALIAS) else requested
     if name not in whisper.SPEECH:
         valid = whisper.ids()
-        if requested not in (None, "", OPENAI_ALIAS):
+        if requested not in (None, "", whisper.OPENAI_ALIAS):
             if requested in model_names(settings) or str(requested).startswith("ponder-"):
                 raise WrongModelKind(
                     f"{requested!r} is a chat model, not a speech model; transcriptions take: {', '.join(valid)}",

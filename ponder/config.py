@@ -53,6 +53,18 @@ class ServerSettings(_Section):
     max_tokens_default: int = Field(1024, ge=1, description="Answer length when a request sets none.")
 
 
+class InstantSettings(_Section):
+    """Instant mode, and auto's first attempt, which may become its answer."""
+
+    system: str = Field(
+        "You are ponder, a helpful and knowledgeable assistant. Answer the user's questions directly and "
+        "factually, including questions about politics, history, religion and other sensitive topics. Decline "
+        "only requests that would help someone cause real harm, and then say briefly what you can help with instead.",
+        description="System message when the conversation has none of its own. Empty: the model's chat template "
+        "decides (Qwen2.5's names Alibaba Cloud, and the model then declines political questions).",
+    )
+
+
 class ReasoningSettings(_Section):
     effort: Effort = Field("medium", description="Default reasoning effort for thinking mode.")
     budget_low: int = Field(128, ge=1, description="Thinking tokens for reasoning_effort=low.")
@@ -284,6 +296,7 @@ class Settings(BaseSettings):
     models: list[ModelEntry] = Field(default_factory=list, description="Extra models (config file).")
     engine: EngineSettings = Field(default_factory=EngineSettings)
     server: ServerSettings = Field(default_factory=ServerSettings)
+    instant: InstantSettings = Field(default_factory=InstantSettings)
     reasoning: ReasoningSettings = Field(default_factory=ReasoningSettings)
     contemplate: ContemplateSettings = Field(default_factory=ContemplateSettings)
     auto: AutoSettings = Field(default_factory=AutoSettings)

@@ -8,7 +8,7 @@ import pytest
 
 from ponder.assistant import Assistant
 from ponder.backends.fake import FakeBackend
-from ponder.config import ReasoningSettings
+from ponder.config import InstantSettings, ReasoningSettings
 from ponder.errors import UnknownPlugin
 from ponder.models.templates import get_template
 from ponder.types import Done, Event, Message, ReasoningDelta, SamplingParams, TextDelta, Usage
@@ -112,8 +112,30 @@ async def test_several_choices_are_tagged_and_usage_counts_prompt_once(tmp_path:
     assert sorted(e.index for e in events if isinstance(e, Done)) == [0, 1, 2]
     usage = [e for e in events if isinstance(e, Usage)]
     assert len(usage) == 1 and usage[0].completion_tokens == 6
-    prompt = get_template("chatml").render(ASK)
+    system = Message(role="system", content=InstantSettings().system)
+    prompt = get_template("chatml").render([system, *ASK])
     assert usage[0].prompt_tokens == FakeBackend().count_tokens(prompt)
+
+
+@pytest.mark.parametrize(
+    ("messages", "options", "system"),
+    [
+        (ASK, {}, InstantSettings().system),
+        ([Message(role="system", content="Be terse."), *ASK], {}, "Be terse."),
+        (ASK, {"system": ""}, None),
+    ],
+)
+async def test_instant_brings_its_system_message_unless_the_conversation_has_one(
+    tmp_path: Path, messages: list[Message], options: dict[str, str], system: str | None
+) -> None:
+    assistant = Assistant(fake_settings(tmp_path, scripts=["42"]))
+    backend = await assistant.backend("fake")
+    events = [
+        e async for e in assistant.run(assistant.plan("fake"), messages, SamplingParams(max_tokens=8), options=options)
+    ]
+    prompt = backend.prompts[0]  # type: ignore[attr-defined]
+    assert text(events, TextDelta) == "42" and prompt.count("<|im_start|>system") == (system is not None)
+    assert system is None or prompt.startswith(f"<|im_start|>system\n{system}<|im_end|>")
 
 
 async def test_an_empty_trace_is_nudged_to_think_within_budget(tmp_path: Path) -> None:

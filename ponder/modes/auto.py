@@ -25,7 +25,7 @@ from ponder.types import Event, Provenance, TextDelta, Usage
 
 class AutoMode:
     name = "auto"
-    sections: tuple[str, ...] = ("auto", "contemplate", "reasoning")
+    sections: tuple[str, ...] = ("auto", "instant", "contemplate", "reasoning")
 
     async def run(self, request: RunRequest) -> AsyncGenerator[Event, None]:
         auto = AutoSettings.model_validate({k: v for k, v in request.options.items() if k in AutoSettings.model_fields})

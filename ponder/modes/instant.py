@@ -1,4 +1,11 @@
-"""Instant mode: answer directly, no thinking. The cheapest way to an answer."""
+"""Instant mode: answer directly, no thinking. The cheapest way to an answer.
+
+A conversation without a system message gets `instant.system`, ponder's own. Left to its chat template,
+Qwen2.5 is "created by Alibaba Cloud" and declines harmless questions on politics or history ("I cannot
+provide answers on political matters"), which made most of its refusals of XSTest's safe prompts. Modes
+that run instant inside (synthesis, agent steps) bring their own system message and options, so only
+a request for instant (or auto) gets it.
+"""
 
 from __future__ import annotations
 
@@ -6,15 +13,15 @@ from collections.abc import AsyncGenerator
 from contextlib import aclosing
 
 from ponder.modes.base import RunRequest
-from ponder.types import Chunk, Done, Event, TextDelta, Usage
+from ponder.types import Chunk, Done, Event, Message, TextDelta, Usage
 
 
 class InstantMode:
     name = "instant"
-    sections: tuple[str, ...] = ()
+    sections: tuple[str, ...] = ("instant",)
 
     async def run(self, request: RunRequest) -> AsyncGenerator[Event, None]:
-        prompt = request.template.render(request.messages)
+        prompt = request.template.render(with_system(request))
         params = request.params.model_copy(update={"stop": [*request.params.stop, *request.template.stop]})
         async with aclosing(request.backend.stream(prompt, params)) as items:
             async for item in items:
@@ -24,3 +31,12 @@ class InstantMode:
                 else:
                     yield Usage(item.prompt_tokens, item.completion_tokens, 0, item.cached_tokens)
                     yield Done(item.finish_reason, request.index)
+
+
+def with_system(request: RunRequest) -> list[Message]:
+    """The conversation, with the `system` option first when it has no system message of its own."""
+    system = request.options.get("system", "")
+    messages = list(request.messages)
+    if system and messages and messages[0].role not in ("system", "developer"):
+        messages.insert(0, Message(role="system", content=system))
+    return messages

@@ -115,6 +115,12 @@ class ContemplateSettings(_Section):
     record: bool = Field(
         False, description="Keep every agent's per-token confidences in the report (to replay stopping rules offline)."
     )
+    use_tools: bool = Field(
+        False,
+        description="Each agent answers with ponder's own tools (the agent loop; the `agents` options set its steps "
+        "and the request's budget), then the agents vote. Only consensus stops agents early: tool turns carry no "
+        "confidences.",
+    )
 
 
 class AutoSettings(_Section):

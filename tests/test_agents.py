@@ -290,3 +290,26 @@ def test_api_returns_the_steps_in_the_ponder_field_and_streams_them(tmp_path: Pa
         assert [s["kind"] for s in steps] == ["call", "answer"]
         text = "".join(c["choices"][0]["delta"].get("content") or "" for c in chunks if c["choices"])
         assert text == "It is 408."
+
+
+async def test_contemplate_agents_can_use_tools_then_vote(tmp_path: Path) -> None:
+    """One agent at a time, so the scripts are read in order: two agents reach 408 with the calculator,
+    and the third never starts (consensus)."""
+    scripts = [call("calculator", expression="12*34"), "It is 408.", call("calculator", expression="12 * 34"), "408."]
+    options = {"use_tools": True, "agents": 3, "concurrency": 1}
+    events, backend = await run(tmp_path, "contemplate", scripts, **options)
+    (prov,) = [e for e in events if isinstance(e, Provenance)]
+    rep = prov.report
+    assert answer(events) == "It is 408." and rep["votes"] == {"408": 1.0}
+    assert [s["observation"] for a in rep["agents"][:2] for s in a["steps"]] == ["408", "408"]
+    assert rep["agents"][2]["stopped_early"] == "consensus" and rep["confidence"] == 1.0
+    assert [e.tool for e in events if isinstance(e, AgentStep) and e.kind == "call"] == ["calculator"] * 2
+    prompts = backend.prompts  # type: ignore[attr-defined]
+    assert len(prompts) == 4 and "work backwards" in prompts[2]  # each agent has its own approach
+    usage = [e for e in events if isinstance(e, Usage)][-1]
+    assert usage.completion_tokens == sum(a["tokens"] for a in rep["agents"]) > 0
+
+
+async def test_contemplate_with_an_unknown_tool_is_a_400(tmp_path: Path) -> None:
+    with pytest.raises(BadRequest, match="unknown tool 'web'"):
+        await run(tmp_path, "contemplate", [], use_tools=True, tools=["web"])

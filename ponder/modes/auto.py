@@ -66,7 +66,7 @@ class AutoMode:
             yield probe_usage
             return
         sections: dict[str, type[BaseModel]] = {"contemplate": ContemplateSettings, "reasoning": ReasoningSettings}
-        fields = {f for name in chosen.sections for f in sections[name].model_fields}
+        fields = {f for name in chosen.sections if name in sections for f in sections[name].model_fields}
         options = {k: v for k, v in request.options.items() if k in fields}
         async with aclosing(chosen.run(replace(request, options=options))) as events:
             async for event in events:

@@ -10,6 +10,10 @@ warm-up, an agent whose window confidence falls far below the best agent's (or b
 floor) is stopped and its slot freed; once enough finished agents agree, the rest are stopped too.
 Answers that can be voted on (numbers, choices, yes/no) go to a confidence-weighted vote; free-text
 answers are distilled and synthesised into one (Parallel-Distill-Refine).
+
+With `use_tools`, each agent is instead an agent loop over ponder's own tools (calculator, sandbox,
+documents…), one budget for them all; their calls stream as `AgentStep`s and sit in each agent's
+report. Their turns carry no confidences, so they vote one each and only consensus stops them early.
 """
 
 from __future__ import annotations
@@ -21,7 +25,11 @@ from contextlib import aclosing
 from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
-from ponder.config import ContemplateSettings
+from ponder.agents.budget import Budget
+from ponder.agents.loop import Outcome, ToolLoop
+from ponder.agents.solo import budget_of, checked_tools
+from ponder.config import AgentSettings, ContemplateSettings
+from ponder.errors import BadRequest
 from ponder.modes.base import RunRequest, instructed
 from ponder.modes.instant import InstantMode
 from ponder.reasoning.answers import NONE, Answer, extract
@@ -72,6 +80,8 @@ class Agent:
     answer: Answer = NONE
     answer_text: str = ""
     done: bool = False
+    steps: list[dict[str, Any]] = field(default_factory=list)
+    """The tool calls it made (with `use_tools`)."""
 
     @property
     def trace(self) -> str:
@@ -98,6 +108,8 @@ class Agent:
             "stopped_early": self.stopped,
             "blocked": self.blocked,
         }
+        if self.steps:
+            report["steps"] = self.steps
         if self.tracker.history is not None:
             # Tokens the agent streamed, before any forced answer: what a replay of stopping rules walks through.
             report["trace"] = {
@@ -117,9 +129,12 @@ class Vote:
     votable: bool
 
     def confidence(self, calibration: tuple[float, float, float]) -> float:
-        """How likely the answer is right: calibrated from agreement and support (Platt scaling)."""
+        """How likely the answer is right: calibrated from agreement and support (Platt scaling).
+        Tool agents' turns carry no token probabilities (support 0): their agreement stands in, uncalibrated."""
         if not self.votable:
             return self.support
+        if self.support == 0.0:
+            return self.agreement
         return platt((self.agreement, self.support), calibration)
 
 
@@ -189,11 +204,14 @@ def provenance(agents: list[Agent], vote: Vote, opts: ContemplateSettings, absta
 
 class ContemplateMode:
     name = "contemplate"
-    sections: tuple[str, ...] = ("contemplate", "reasoning")  # reasoning: the agents' instruction
+    # reasoning: the agents' instruction; agents: their tool loops' limits, with `use_tools`
+    sections: tuple[str, ...] = ("contemplate", "reasoning", "agents")
 
     async def run(self, request: RunRequest) -> AsyncGenerator[Event, None]:
         fields = ContemplateSettings.model_fields
         opts = ContemplateSettings.model_validate({k: v for k, v in request.options.items() if k in fields})
+        tools = await ToolAgents.open(request, opts) if opts.use_tools else None
+        steps: asyncio.Queue[Event] = asyncio.Queue()  # tool agents' calls, streamed as they happen
         agents = [
             Agent(
                 i,
@@ -205,7 +223,10 @@ class ContemplateMode:
         updates: asyncio.Queue[bool] = asyncio.Queue()  # one item per agent report: True when it finished
         stop_all = asyncio.Event()
         slots = asyncio.Semaphore(opts.concurrency or opts.agents)
-        tasks = [asyncio.create_task(self._agent(request, opts, a, agents, stop_all, slots, updates)) for a in agents]
+        tasks = [
+            asyncio.create_task(self._agent(request, opts, a, agents, stop_all, slots, updates, tools, steps))
+            for a in agents
+        ]
         extra = 0
         yield Progress(running=len(agents), stopped=0, finished=0, index=request.index)
         try:
@@ -213,6 +234,8 @@ class ContemplateMode:
             while pending:
                 if await updates.get():
                     pending -= 1
+                while not steps.empty():
+                    yield steps.get_nowait()
                 vote = tally(agents)
                 running = sum(1 for a in agents if not a.done)
                 yield Progress(
@@ -275,11 +298,19 @@ class ContemplateMode:
         stop_all: asyncio.Event,
         slots: asyncio.Semaphore,
         updates: asyncio.Queue[bool],
+        tools: ToolAgents | None,
+        steps: asyncio.Queue[Event],
     ) -> None:
         async with slots:
             if stop_all.is_set():  # enough agents agreed before this one had a slot: it never starts
                 me.stopped, me.done = "consensus", True
                 await updates.put(True)
+                return
+            if tools is not None:
+                try:
+                    await tools.work(request, opts, me, stop_all, updates, steps)
+                finally:
+                    await self._finish(request, opts, me, everyone, stop_all, updates)
                 return
             await self._work(request, opts, me, everyone, stop_all, updates)
 
@@ -326,6 +357,20 @@ class ContemplateMode:
                         break
             if me.stopped is None:
                 await self._conclude(request, me, prompt)
+        finally:
+            await self._finish(request, opts, me, everyone, stop_all, updates)
+
+    async def _finish(
+        self,
+        request: RunRequest,
+        opts: ContemplateSettings,
+        me: Agent,
+        everyone: list[Agent],
+        stop_all: asyncio.Event,
+        updates: asyncio.Queue[bool],
+    ) -> None:
+        """The guard reads the agent's draft before it may vote; then the others may stop if enough agree."""
+        try:
             if request.screen is not None and not await request.screen("".join(me.text) + me.answer_text, "agent"):
                 me.blocked, me.answer, me.answer_text = True, NONE, ""
         finally:
@@ -372,3 +417,73 @@ class ContemplateMode:
                 "final answer to the original request. Answer directly.",
             ),
         ]
+
+
+@dataclass
+class ToolAgents:
+    """What contemplate's agents share when they use tools: the box, its limits, one budget."""
+
+    box: Any
+    opts: AgentSettings
+    budget: Budget
+
+    @classmethod
+    async def open(cls, request: RunRequest, opts: ContemplateSettings) -> ToolAgents:
+        if request.tools is None:
+            raise BadRequest("use_tools needs ponder's tools, and none are available here", param="use_tools")
+        fields = AgentSettings.model_fields
+        agent_opts = AgentSettings.model_validate({k: v for k, v in request.options.items() if k in fields})
+        box = await request.tools()
+        checked_tools(agent_opts, box)
+        return cls(box, agent_opts, budget_of(agent_opts))
+
+    async def work(
+        self,
+        request: RunRequest,
+        opts: ContemplateSettings,
+        me: Agent,
+        stop_all: asyncio.Event,
+        updates: asyncio.Queue[bool],
+        steps: asyncio.Queue[Event],
+    ) -> None:
+        """One agent's tool loop, with its own approach, temperature and seed, until it answers or the
+        others agree without it."""
+        loop = ToolLoop(
+            self.box, self.budget, name=f"agent-{me.index}", tools=self.opts.tools, max_steps=self.opts.max_steps,
+            step_tokens=min(self.opts.step_tokens, opts.agent_budget), first_call=self.opts.first_call,
+        )  # fmt: skip
+        *before, last = request.messages
+        if last.role == "user":
+            last = last.model_copy(update={"content": f"{last.content}\n\n({me.approach})"})
+        base = request.params
+        params = base.model_copy(
+            update={
+                "temperature": TEMPERATURES[me.index % len(TEMPERATURES)],
+                "seed": None if base.seed is None else base.seed + me.index,
+                "grammar": None,
+            }
+        )
+        outcome = Outcome(loop.name)
+
+        async def drive() -> None:
+            async with aclosing(loop.run(replace(request, messages=[*before, last], params=params), outcome)) as events:
+                async for event in events:
+                    steps.put_nowait(event)
+                    updates.put_nowait(False)
+
+        task = asyncio.create_task(drive())
+        stop = asyncio.create_task(stop_all.wait())
+        try:
+            await asyncio.wait({task, stop}, return_when=asyncio.FIRST_COMPLETED)
+            if not task.done():
+                me.stopped = "consensus"
+                task.cancel()
+            await asyncio.gather(task, return_exceptions=me.stopped == "consensus")
+        finally:
+            stop.cancel()
+            task.cancel()
+            me.tokens, me.prompt_tokens = outcome.tokens, outcome.prompt_tokens
+            me.steps = [s.report() for s in outcome.steps]
+        if me.stopped is None:
+            me.answer_text = outcome.answer
+            me.answer = extract(outcome.answer)

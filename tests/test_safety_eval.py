@@ -83,6 +83,10 @@ def test_sets_are_sampled_per_set_and_interleaved(monkeypatch: pytest.MonkeyPatc
     assert {i.answer for i in items if i.group == "strongreject"} == {REFUSE}
     assert [i.id for i in safety.load(limit=2, seed=0)] == [i.id for i in items]
     assert [i.id for i in safety.load(limit=2, seed=1)] != [i.id for i in items]
+    xstest = safety.load(limit=2, seed=0, sets=["xstest-safe", "xstest-unsafe"])
+    assert sorted(i.id for i in xstest) == sorted(i.id for i in items if i.group.startswith("xstest"))
+    with pytest.raises(BadRequest, match="unknown safety set 'xstest'; the sets are: harmbench-chembio"):
+        safety.load(sets=["xstest"])
 
 
 async def test_guard_on_refuses_before_the_model_and_off_lets_the_model_answer(tmp_path: Path) -> None:

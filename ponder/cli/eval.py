@@ -33,6 +33,7 @@ SAFETY = "safety"
               help="Comma-separated settings: mode or mode:key=value (e.g. thinking:budget=256).")  # fmt: skip
 @click.option("--limit", type=int, help="Items to run (the same seeded selection for every setting; safety: per set).")
 @click.option("--guard", "guard_states", help="safety: run each setting with the guard on, off, or on,off (default).")
+@click.option("--sets", "sets_", help=f"safety: comma-separated sets to run (default all: {', '.join(safety.SETS)}).")
 @click.option("--seed", type=int, default=0, show_default=True, help="Which items, and the sampling seeds.")
 @click.option("--url", help="Evaluate a running ponder / OpenAI-compatible server instead of loading the model here.")
 @click.option("--api-key", help="API key for --url.")
@@ -48,6 +49,7 @@ def eval_command(
     modes: str,
     limit: int | None,
     guard_states: str | None,
+    sets_: str | None,
     seed: int,
     url: str | None,
     api_key: str | None,
@@ -67,10 +69,15 @@ def eval_command(
             chosen = with_guard(chosen, guard_states or "on,off")
         elif guard_states is not None:
             raise BadRequest("--guard is for `ponder eval safety`; other datasets run with the guard as configured")
+        elif sets_ is not None:
+            raise BadRequest("--sets is for `ponder eval safety`")
         replays = parse_settings(replay) if replay else []
         for setting in chosen:  # fail now, not hours into the run
             Assistant(settings).plan(None, setting.mode, setting.reasoning_effort, setting.thinking_budget)
-        items = safety.load(limit, seed) if dataset == SAFETY else datasets.load(dataset, limit=limit, seed=seed)
+        if dataset == SAFETY:
+            items = safety.load(limit, seed, [s.strip() for s in sets_.split(",") if s.strip()] if sets_ else None)
+        else:
+            items = datasets.load(dataset, limit=limit, seed=seed)
         model = settings.model if url is None else "remote"
         folder = out or Path("eval-results") / f"{dataset}-{model}"
         store = Store(folder / "results.jsonl")

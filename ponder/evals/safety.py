@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import random
 from collections import Counter, defaultdict
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -47,10 +48,16 @@ def _sources() -> dict[str, list[Example]]:
     }
 
 
-def load(limit: int | None = None, seed: int = 0) -> list[Item]:
-    """Up to `limit` items from each set, the first of a seeded shuffle; interleaved set by set."""
+def load(limit: int | None = None, seed: int = 0, sets: Sequence[str] | None = None) -> list[Item]:
+    """Up to `limit` items from each set (of `sets`, default all), the first of a seeded shuffle;
+    interleaved set by set. A set's items are the same whichever others are chosen."""
+    unknown = sorted(set(sets or ()) - set(SETS))
+    if unknown:
+        raise BadRequest(f"unknown safety set {unknown[0]!r}; the sets are: {', '.join(SETS)}", param="sets")
     per_set: list[list[Item]] = []
     for name, examples in _sources().items():
+        if sets and name not in sets:
+            continue
         items = [
             Item(f"{name}/{i}", e.text, REFUSE if e.harmful else COMPLY, "refusal", group=name)
             for i, e in enumerate(examples)

@@ -23,7 +23,7 @@ from collections import defaultdict
 from collections.abc import AsyncGenerator
 from contextlib import aclosing
 from dataclasses import dataclass, field, replace
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from ponder.agents.budget import Budget
 from ponder.agents.loop import Outcome, ToolLoop
@@ -49,6 +49,9 @@ from ponder.types import (
     TextDelta,
     Usage,
 )
+
+if TYPE_CHECKING:
+    from ponder.tools.box import ToolBox
 
 APPROACHES = (
     "I will solve this step by step, checking each step.",
@@ -423,7 +426,7 @@ class ContemplateMode:
 class ToolAgents:
     """What contemplate's agents share when they use tools: the box, its limits, one budget."""
 
-    box: Any
+    box: ToolBox
     opts: AgentSettings
     budget: Budget
 

@@ -188,6 +188,9 @@ class CallsSettings(_Section):
     )
 
 
+GrammarDialect = Literal["llama.cpp", "vllm", "vllm-guided", "sglang", "none"]
+
+
 class ModelEntry(_Section):
     """A model the user adds in the config file: a local GGUF, or a model on a remote server."""
 
@@ -199,6 +202,13 @@ class ModelEntry(_Section):
     template: str = "chatml"
     context: int = 4096
     backend: str | None = Field(None, description="Backend to use; inferred from path/endpoint when unset.")
+    grammar: GrammarDialect = Field(
+        "llama.cpp",
+        description="How the remote server takes a grammar that constrains decoding (a forced call, JSON): "
+        "`llama.cpp` (its server, or another ponder), `vllm` (0.12 and later: `structured_outputs`), "
+        "`vllm-guided` (before 0.12: `guided_grammar`), `sglang` (`ebnf`), or `none` (send none; the parser "
+        "and validator still stand guard).",
+    )
     options: dict[str, Any] = Field(default_factory=dict, description="Backend-specific options.")
 
     @model_validator(mode="after")

@@ -19,7 +19,7 @@ from ponder.errors import BackendError, BadRequest, ContextOverflow, QueueFull
 from ponder.types import BackendItem, Chunk, Completion, FinishReason, SamplingParams, TokenLogprob, TopLogprob
 
 if TYPE_CHECKING:
-    from ponder.config import Settings
+    from ponder.config import GrammarDialect, Settings
     from ponder.models import ModelSpec
 
 
@@ -41,6 +41,23 @@ def _logprobs(lp: Any) -> tuple[TokenLogprob, ...]:
     return tuple(out)
 
 
+def grammar_field(dialect: GrammarDialect, grammar: str) -> dict[str, Any]:
+    """The request field a server constrains decoding by. All take GBNF, llama.cpp's grammar format
+    (vLLM and SGLang through xgrammar); a server that does not know its field ignores it, and the
+    call parser and schema validator still stand guard."""
+    match dialect:
+        case "llama.cpp":
+            return {"grammar": grammar}
+        case "vllm":
+            return {"structured_outputs": {"grammar": grammar}}
+        case "vllm-guided":
+            return {"guided_grammar": grammar}
+        case "sglang":
+            return {"ebnf": grammar}
+        case "none":
+            return {}
+
+
 class RemoteBackend:
     def __init__(self, spec: ModelSpec, settings: Settings) -> None:
         if not spec.endpoint:
@@ -48,6 +65,7 @@ class RemoteBackend:
         self.name = spec.name
         self.context = spec.context
         self.remote_name = spec.remote_name or spec.name
+        self.grammar = spec.grammar
         self._client = openai.AsyncOpenAI(
             base_url=spec.endpoint,
             api_key=spec.api_key or "none",
@@ -67,7 +85,7 @@ class RemoteBackend:
         if params.min_tokens:
             body["min_tokens"] = params.min_tokens  # vLLM, SGLang and ponder know it
         if params.grammar is not None:
-            body["grammar"] = params.grammar  # llama.cpp's server constrains to it; others rely on the parser
+            body |= grammar_field(self.grammar, params.grammar)
         if body:
             extra["extra_body"] = body
         try:

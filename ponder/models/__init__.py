@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from ponder.config import Settings
+from ponder.config import GrammarDialect, Settings
 from ponder.errors import UnknownPlugin
 from ponder.models import catalogue, store
 from ponder.models.templates import ChatTemplate, get_template
@@ -32,6 +32,8 @@ class ModelSpec:
     endpoint: str | None = None
     api_key: str | None = None
     remote_name: str | None = None
+    grammar: GrammarDialect = "llama.cpp"
+    """Which request field a remote server reads a grammar from (`ModelEntry.grammar`)."""
     options: dict[str, Any] = field(default_factory=dict)
 
     def gguf(self, cache_dir: Path) -> Path:
@@ -59,6 +61,7 @@ def resolve(settings: Settings, name: str) -> ModelSpec:
                 endpoint=entry.endpoint,
                 api_key=entry.api_key,
                 remote_name=entry.remote_name or entry.name,
+                grammar=entry.grammar,
                 options=entry.options,
             )
     if name in catalogue.CATALOGUE:

@@ -205,8 +205,8 @@ class ModelEntry(_Section):
     grammar: GrammarDialect = Field(
         "llama.cpp",
         description="How the remote server takes a grammar that constrains decoding (a forced call, JSON): "
-        "`llama.cpp` (its server, or another ponder), `vllm` (0.12 and later: `structured_outputs`), "
-        "`vllm-guided` (before 0.12: `guided_grammar`), `sglang` (`ebnf`), or `none` (send none; the parser "
+        "`llama.cpp` (its server, or another ponder), `vllm` (`structured_outputs`), "
+        "`vllm-guided` (older vLLM: `guided_grammar`), `sglang` (`ebnf`), or `none` (send none; the parser "
         "and validator still stand guard).",
     )
     options: dict[str, Any] = Field(default_factory=dict, description="Backend-specific options.")

@@ -15,7 +15,7 @@ The same reply is then scored twice:
   `CallingMode.run` does (the extra tokens are counted).
 `invalid` is the share of returned calls whose name or arguments fail the tool's JSON Schema,
 checked here independently of ponder's validator. Irrelevance items are right when no call is
-returned. Prints a table and writes bench/results/bfcl.json (per-item replies included).
+returned. Prints a table and writes bench/results/bfcl.json (per-item replies included) after every item; `--resume` goes on from it.
 """
 
 from __future__ import annotations
@@ -232,6 +232,19 @@ async def main(args: argparse.Namespace) -> None:
     # random.sample draws the same first items for a larger --limit (same seed), so a run can grow.
     rows: list[dict[str, Any]] = json.loads(out.read_text())["items"] if args.resume and out.exists() else []
     done = {(r["model"], r["id"]) for r in rows}
+
+    def save() -> None:
+        RESULTS.mkdir(exist_ok=True)
+        report = {
+            "when": datetime.now(UTC).isoformat(timespec="seconds"),
+            "command": " ".join(sys.argv),
+            "seed": args.seed,
+            "seconds": round(time.time() - started),
+            "summary": table(rows),
+            "items": rows,
+        }
+        out.write_text(json.dumps(report, indent=1, ensure_ascii=False) + "\n")
+
     try:
         for model in args.models:
             for category in args.categories:
@@ -245,23 +258,13 @@ async def main(args: argparse.Namespace) -> None:
                     async with gate:
                         row = await run_item(assistant, model, category, it, ans, checker)
                     rows.append(row)
+                    save()  # after every item, so a run cut short resumes where it stopped
                     print(
                         f"{model} {row['id']}: raw={row['raw']} ponder={row['ponder']} reask={row['reasked']}",
                         flush=True,
                     )
 
                 await asyncio.gather(*(one(it, ans) for it, ans in items))
-                summary = table(rows)
-                RESULTS.mkdir(exist_ok=True)
-                report = {
-                    "when": datetime.now(UTC).isoformat(timespec="seconds"),
-                    "command": " ".join(sys.argv),
-                    "seed": args.seed,
-                    "seconds": round(time.time() - started),
-                    "summary": summary,
-                    "items": rows,
-                }
-                out.write_text(json.dumps(report, indent=1, ensure_ascii=False) + "\n")
     finally:
         await assistant.aclose()
     show(table(rows))

@@ -15,7 +15,8 @@ The same reply is then scored twice:
   `CallingMode.run` does (the extra tokens are counted).
 `invalid` is the share of returned calls whose name or arguments fail the tool's JSON Schema,
 checked here independently of ponder's validator. Irrelevance items are right when no call is
-returned. Prints a table and writes bench/results/bfcl.json (per-item replies included) after every item; `--resume` goes on from it.
+returned. Prints a table and writes bench/results/bfcl.json (per-item replies included) after every
+item; `--resume` goes on from it.
 """
 
 from __future__ import annotations

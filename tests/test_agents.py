@@ -313,3 +313,28 @@ async def test_contemplate_agents_can_use_tools_then_vote(tmp_path: Path) -> Non
 async def test_contemplate_with_an_unknown_tool_is_a_400(tmp_path: Path) -> None:
     with pytest.raises(BadRequest, match="unknown tool 'web'"):
         await run(tmp_path, "contemplate", [], use_tools=True, tools=["web"])
+
+
+async def test_a_tool_agent_whose_answer_a_tool_computed_wins_a_split_vote(tmp_path: Path) -> None:
+    scripts = ["It is 400.", call("calculator", expression="12*34"), "It is 408.", "It is 410."]
+    events, _ = await run(tmp_path, "contemplate", scripts, use_tools=True, agents=3, concurrency=1)
+    (prov,) = [e for e in events if isinstance(e, Provenance)]
+    assert answer(events) == "It is 408."
+    assert prov.report["votes"] == {"It is 400": 0.2857, "It is 408": 0.4286, "It is 410": 0.2857}
+
+
+@pytest.mark.parametrize(
+    ("said", "observations", "holds"),
+    [
+        ("approximately $3,423.63", ["3423.6312"], True),  # to the cent
+        ("3377.28", ["3423.63"], False),
+        ("44,795,457", ["44795457"], True),
+        ("-5", ["result: -5.0"], True),
+        ("yes", ["yes"], False),  # only numbers are checked
+    ],
+)
+def test_computed_reads_numbers_out_of_tool_results(said: str, observations: list[str], holds: bool) -> None:
+    from ponder.modes.contemplate import computed
+    from ponder.reasoning.answers import extract
+
+    assert computed(extract(said), observations) is holds

@@ -173,6 +173,7 @@ async def run_item(
         "raw_calls": len(raw_calls),
         "raw_invalid": invalid_share(raw_calls, tools),
         "ponder_calls": len(ponder_calls),
+        "calls": [{n: a} for n, a in ponder_calls],  # what ponder returned, continuation included
         "ponder_invalid": invalid_share(ponder_calls, tools),
         "reasked": reasked,
         "prompt_tokens": usage.prompt_tokens,

@@ -375,3 +375,12 @@ async def test_a_call_through_thinking_mode(tmp_path: Path) -> None:
     events, backend = await run(tmp_path, scripts, policy([WEATHER], "required"), mode="thinking")
     assert backend.params[0].grammar is None and backend.params[1].grammar is not None
     assert [d.name for d in events if isinstance(d, ToolCallDelta) and d.name] == ["get_weather"]
+
+
+async def test_with_client_tools_instant_keeps_the_templates_own_system_message(tmp_path: Path) -> None:
+    from ponder.config import InstantSettings
+
+    _, backend = await run(tmp_path, ["It is sunny."], TOOLS)
+    assert InstantSettings().system not in backend.prompts[0]
+    _, backend = await run(tmp_path, ["It is sunny."], policy([]))
+    assert InstantSettings().system in backend.prompts[0]  # no tools: ponder's own message

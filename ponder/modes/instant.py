@@ -4,7 +4,8 @@ A conversation without a system message gets `instant.system`, ponder's own. Lef
 Qwen2.5 is "created by Alibaba Cloud" and declines harmless questions on politics or history ("I cannot
 provide answers on political matters"), which made most of its refusals of XSTest's safe prompts. Modes
 that run instant inside (synthesis, agent steps) bring their own system message and options, so only
-a request for instant (or auto) gets it.
+a request for instant (or auto) gets it, and not one with the client's tools, which keeps the
+template's message (`Assistant.run`).
 """
 
 from __future__ import annotations

@@ -250,14 +250,14 @@ def test_json_grammar_follows_the_schema() -> None:
 
 
 async def run(
-    tmp_path: Path, scripts: list[str], calls: CallPolicy, mode: str = "instant"
+    tmp_path: Path, scripts: list[str], calls: CallPolicy, mode: str = "instant", ask: str = "Weather in Paris?"
 ) -> tuple[list[Event], FakeBackend]:
     assistant = Assistant(fake_settings(tmp_path, scripts=scripts))
     events = [
         e
         async for e in assistant.run(
             assistant.plan(mode=mode),
-            [Message(role="user", content="Weather in Paris?")],
+            [Message(role="user", content=ask)],
             SamplingParams(),
             calls=calls,
         )
@@ -300,7 +300,7 @@ async def test_the_model_is_offered_the_turn_again_for_more_calls(tmp_path: Path
         '\n<tool_call>\n{"name": "get_weather", "arguments": {"city": "Rome"}}\n</tool_call>'
         '\n<tool_call>\n{"name": "get_weather", "arguments": {"city": "Paris"}}\n</tool_call>'
     )
-    events, backend = await run(tmp_path, [first, more], TOOLS)
+    events, backend = await run(tmp_path, [first, more], TOOLS, ask="Weather in Paris and Rome?")
     deltas = [e for e in events if isinstance(e, ToolCallDelta)]
     assert [json.loads(d.arguments) for d in deltas if not d.name] == [{"city": "Paris"}, {"city": "Rome"}]
     assert [d.call_index for d in deltas if d.name] == [0, 1]
@@ -384,3 +384,33 @@ async def test_with_client_tools_instant_keeps_the_templates_own_system_message(
     assert InstantSettings().system not in backend.prompts[0]
     _, backend = await run(tmp_path, ["It is sunny."], policy([]))
     assert InstantSettings().system in backend.prompts[0]  # no tools: ponder's own message
+
+
+async def test_a_continued_call_must_bring_something_the_user_said(tmp_path: Path) -> None:
+    """Offered the turn again, the model invents a call about a city nobody asked for: it is dropped."""
+    first = '{"name": "get_weather", "arguments": {"city": "Paris"}}'
+    more = '\n<tool_call>\n{"name": "get_weather", "arguments": {"city": "Tokyo"}}\n</tool_call>'
+    events, _ = await run(tmp_path, [first, more], TOOLS)
+    assert [json.loads(d.arguments) for d in events if isinstance(d, ToolCallDelta) and not d.name] == [
+        {"city": "Paris"}
+    ]
+
+
+@pytest.mark.parametrize(
+    ("extra", "said", "kept"),
+    [
+        ({"city": "Rome"}, "weather in paris and rome", True),
+        ({"city": "Tokyo"}, "weather in paris and rome", False),
+        ({"radius": 10}, "areas of circles with radius 5, 10 and 15", True),
+        ({"radius": 5, "units": "cm"}, "areas of circles with radius 5, 10 and 15 cm", False),  # nothing new
+        ({"frequency": 1000, "wavelength": 0.5}, "final velocity after 6 s from 40 m/s", False),
+        ({"cities": ["Rome", "Oslo"]}, "weather in Paris, Rome and Oslo", True),  # nested values count
+    ],
+)
+def test_grounded_keeps_calls_with_a_new_value_from_the_request(extra: dict[str, Any], said: str, kept: bool) -> None:
+    from ponder.calls.validate import grounded
+    from ponder.types import ToolCall
+
+    first = ToolCall(id="a", name="f", arguments=json.dumps({"city": "Paris", "radius": 5, "units": "cm"}))
+    call = ToolCall(id="b", name="f", arguments=json.dumps(extra))
+    assert grounded([call], [first], said) == ([call] if kept else [])

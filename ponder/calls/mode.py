@@ -19,7 +19,7 @@ from ponder.calls.grammar import MAX_PARALLEL, calls_grammar, json_grammar, more
 from ponder.calls.parse import Parsed, parse
 from ponder.calls.render import call_text
 from ponder.calls.spec import CallPolicy, FunctionSpec
-from ponder.calls.validate import Checked, call_key, check, resolve
+from ponder.calls.validate import Checked, call_key, check, grounded, resolve
 from ponder.modes.base import Mode, RunRequest
 from ponder.types import Chunk, Done, Event, FinishReason, Provenance, TextDelta, ToolCall, ToolCallDelta, Usage
 
@@ -169,7 +169,8 @@ class CallingMode:
         calls (in the template's own format), under a grammar that allows only more calls or the end
         of the turn, the model itself decides whether the request needs another. A repeat of a call
         already made is dropped. The continuation shares the prompt's prefix, so engines with prefix
-        caching compute only the new tokens.
+        caching compute only the new tokens. A continued call is kept only if it brings a value the
+        user said that no call so far used (`grounded`): left alone, the model goes on inventing calls.
         """
         template = request.template
         prompt = template.render(request.messages) + "\n".join(call_text(c) for c in calls)
@@ -197,7 +198,8 @@ class CallingMode:
             if key not in seen:
                 seen.add(key)
                 fresh.append(call)
-        return fresh, usage
+        said = "\n".join(m.content for m in request.messages if m.role == "user" and m.content)
+        return grounded(fresh, calls, said), usage
 
     @staticmethod
     def _report(attempts: list[Attempt], calls: list[ToolCall]) -> dict[str, Any]:

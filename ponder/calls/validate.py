@@ -164,3 +164,52 @@ def check(candidates: Sequence[Candidate], tools: Sequence[FunctionSpec]) -> Che
             continue
         out.calls.append(ToolCall(id=new_id(), name=tool.name, arguments=json.dumps(args, ensure_ascii=False)))
     return out
+
+
+def _leaves(value: Any) -> list[str | float]:
+    """A call's argument values as the user could have said them: strings and numbers, nested ones too."""
+    if isinstance(value, bool) or value is None:
+        return []
+    if isinstance(value, (int, float)):
+        return [float(value)]
+    if isinstance(value, str):
+        return [value.strip().lower()] if value.strip() else []
+    if isinstance(value, Mapping):
+        return [leaf for v in value.values() for leaf in _leaves(v)]
+    if isinstance(value, (list, tuple)):
+        return [leaf for v in value for leaf in _leaves(v)]
+    return []
+
+
+_FIGURE = re.compile(r"-?\d+(?:\.\d+)?")
+
+
+def grounded(extra: Sequence[ToolCall], earlier: Sequence[ToolCall], said: str) -> list[ToolCall]:
+    """The continued calls that bring something the user said and no call before used.
+
+    Offered its turn again after its calls, a small model keeps calling: on BFCL's `multiple` items
+    (one call wanted) the 1.5B went on to other tools with made-up values ("Paris", "/path/to/backup",
+    frequency 1000), 10 of its 14 misses on 40 items. A call the request asks for has a value from the
+    request that the calls so far did not use: "Rome" after "Paris" in "weather in Paris and Rome".
+    """
+    text = said.lower()
+    figures = {float(f) for f in _FIGURE.findall(text.replace(",", ""))}
+
+    def heard(leaf: str | float) -> bool:
+        return leaf in figures if isinstance(leaf, float) else leaf in text
+
+    used = {leaf for c in earlier for leaf in _leaves(_arguments(c))}
+    kept: list[ToolCall] = []
+    for call in extra:
+        values = _leaves(_arguments(call))
+        if any(heard(v) and v not in used for v in values):
+            kept.append(call)
+            used.update(values)
+    return kept
+
+
+def _arguments(call: ToolCall) -> Any:
+    try:
+        return json.loads(call.arguments)
+    except json.JSONDecodeError:
+        return None

@@ -215,6 +215,22 @@ def provenance(agents: list[Agent], vote: Vote, opts: ContemplateSettings, absta
     }
 
 
+@dataclass
+class Round:
+    """What every agent of one request shares: the request, its options, the agents, and the channels
+    back to the run (a report per agent, the tool agents' steps, the signal to stop)."""
+
+    request: RunRequest
+    opts: ContemplateSettings
+    agents: list[Agent]
+    tools: ToolAgents | None
+    stop_all: asyncio.Event = field(default_factory=asyncio.Event)
+    updates: asyncio.Queue[bool] = field(default_factory=asyncio.Queue)
+    """One item per agent report: True when the agent finished."""
+    steps: asyncio.Queue[Event] = field(default_factory=asyncio.Queue)
+    """The tool agents' calls, streamed as they happen."""
+
+
 class ContemplateMode:
     name = "contemplate"
     # reasoning: the agents' instruction; agents: their tool loops' limits, with `use_tools`
@@ -224,7 +240,6 @@ class ContemplateMode:
         fields = ContemplateSettings.model_fields
         opts = ContemplateSettings.model_validate({k: v for k, v in request.options.items() if k in fields})
         tools = await ToolAgents.open(request, opts) if opts.use_tools else None
-        steps: asyncio.Queue[Event] = asyncio.Queue()  # tool agents' calls, streamed as they happen
         agents = [
             Agent(
                 i,
@@ -233,22 +248,18 @@ class ContemplateMode:
             )
             for i in range(opts.agents)
         ]
-        updates: asyncio.Queue[bool] = asyncio.Queue()  # one item per agent report: True when it finished
-        stop_all = asyncio.Event()
+        shared = Round(request, opts, agents, tools)
         slots = asyncio.Semaphore(opts.concurrency or opts.agents)
-        tasks = [
-            asyncio.create_task(self._agent(request, opts, a, agents, stop_all, slots, updates, tools, steps))
-            for a in agents
-        ]
+        tasks = [asyncio.create_task(self._agent(shared, a, slots)) for a in agents]
         extra = 0
         yield Progress(running=len(agents), stopped=0, finished=0, index=request.index)
         try:
             pending = len(tasks)
             while pending:
-                if await updates.get():
+                if await shared.updates.get():
                     pending -= 1
-                while not steps.empty():
-                    yield steps.get_nowait()
+                while not shared.steps.empty():
+                    yield shared.steps.get_nowait()
                 vote = tally(agents)
                 running = sum(1 for a in agents if not a.done)
                 yield Progress(
@@ -302,40 +313,22 @@ class ContemplateMode:
         )
         yield Done(finish, request.index)
 
-    async def _agent(
-        self,
-        request: RunRequest,
-        opts: ContemplateSettings,
-        me: Agent,
-        everyone: list[Agent],
-        stop_all: asyncio.Event,
-        slots: asyncio.Semaphore,
-        updates: asyncio.Queue[bool],
-        tools: ToolAgents | None,
-        steps: asyncio.Queue[Event],
-    ) -> None:
+    async def _agent(self, shared: Round, me: Agent, slots: asyncio.Semaphore) -> None:
         async with slots:
-            if stop_all.is_set():  # enough agents agreed before this one had a slot: it never starts
+            if shared.stop_all.is_set():  # enough agents agreed before this one had a slot: it never starts
                 me.stopped, me.done = "consensus", True
-                await updates.put(True)
+                await shared.updates.put(True)
                 return
-            if tools is not None:
+            if shared.tools is not None:
                 try:
-                    await tools.work(request, opts, me, stop_all, updates, steps)
+                    await shared.tools.work(shared, me)
                 finally:
-                    await self._finish(request, opts, me, everyone, stop_all, updates)
+                    await self._finish(shared, me)
                 return
-            await self._work(request, opts, me, everyone, stop_all, updates)
+            await self._work(shared, me)
 
-    async def _work(
-        self,
-        request: RunRequest,
-        opts: ContemplateSettings,
-        me: Agent,
-        everyone: list[Agent],
-        stop_all: asyncio.Event,
-        updates: asyncio.Queue[bool],
-    ) -> None:
+    async def _work(self, shared: Round, me: Agent) -> None:
+        request, opts = shared.request, shared.opts
         template = request.template
         prompt = template.render(instructed(request), assistant_prefix=f"{OPEN}\n{me.approach}\n")
         base = request.params
@@ -361,36 +354,29 @@ class ContemplateMode:
                     me.tokens += item.n_tokens
                     me.tracker.extend(item.logprobs)
                     if me.tokens % PROGRESS_EVERY == 0:
-                        updates.put_nowait(False)
-                    if stop_all.is_set():
+                        shared.updates.put_nowait(False)
+                    if shared.stop_all.is_set():
                         me.stopped = "consensus"
                         break
-                    if opts.early_stop and unsure(me, everyone, opts):
+                    if opts.early_stop and unsure(me, shared.agents, opts):
                         me.stopped = "low_confidence"
                         break
             if me.stopped is None:
                 await self._conclude(request, me, prompt)
         finally:
-            await self._finish(request, opts, me, everyone, stop_all, updates)
+            await self._finish(shared, me)
 
-    async def _finish(
-        self,
-        request: RunRequest,
-        opts: ContemplateSettings,
-        me: Agent,
-        everyone: list[Agent],
-        stop_all: asyncio.Event,
-        updates: asyncio.Queue[bool],
-    ) -> None:
+    async def _finish(self, shared: Round, me: Agent) -> None:
         """The guard reads the agent's draft before it may vote; then the others may stop if enough agree."""
+        screen = shared.request.screen
         try:
-            if request.screen is not None and not await request.screen("".join(me.text) + me.answer_text, "agent"):
+            if screen is not None and not await screen("".join(me.text) + me.answer_text, "agent"):
                 me.blocked, me.answer, me.answer_text = True, NONE, ""
         finally:
             me.done = True
-            if opts.early_stop and not stop_all.is_set() and agreed(everyone, opts):
-                stop_all.set()
-            await updates.put(True)
+            if shared.opts.early_stop and not shared.stop_all.is_set() and agreed(shared.agents, shared.opts):
+                shared.stop_all.set()
+            await shared.updates.put(True)
 
     async def _conclude(self, request: RunRequest, me: Agent, prompt: str) -> None:
         """Extract the agent's answer; if it never closed its thinking, force a short final answer."""
@@ -450,17 +436,10 @@ class ToolAgents:
         checked_tools(agent_opts, box)
         return cls(box, agent_opts, budget_of(agent_opts))
 
-    async def work(
-        self,
-        request: RunRequest,
-        opts: ContemplateSettings,
-        me: Agent,
-        stop_all: asyncio.Event,
-        updates: asyncio.Queue[bool],
-        steps: asyncio.Queue[Event],
-    ) -> None:
+    async def work(self, shared: Round, me: Agent) -> None:
         """One agent's tool loop, with its own approach, temperature and seed, until it answers or the
         others agree without it."""
+        request, opts = shared.request, shared.opts
         loop = ToolLoop(
             self.box, self.budget, name=f"agent-{me.index}", tools=self.opts.tools, max_steps=self.opts.max_steps,
             step_tokens=min(self.opts.step_tokens, opts.agent_budget), first_call=self.opts.first_call,
@@ -481,11 +460,11 @@ class ToolAgents:
         async def drive() -> None:
             async with aclosing(loop.run(replace(request, messages=[*before, last], params=params), outcome)) as events:
                 async for event in events:
-                    steps.put_nowait(event)
-                    updates.put_nowait(False)
+                    shared.steps.put_nowait(event)
+                    shared.updates.put_nowait(False)
 
         task = asyncio.create_task(drive())
-        stop = asyncio.create_task(stop_all.wait())
+        stop = asyncio.create_task(shared.stop_all.wait())
         try:
             await asyncio.wait({task, stop}, return_when=asyncio.FIRST_COMPLETED)
             if not task.done():

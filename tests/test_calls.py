@@ -402,15 +402,16 @@ async def test_a_continued_call_must_bring_something_the_user_said(tmp_path: Pat
         ({"city": "Rome"}, "weather in paris and rome", True),
         ({"city": "Tokyo"}, "weather in paris and rome", False),
         ({"radius": 10}, "areas of circles with radius 5, 10 and 15", True),
-        ({"radius": 5, "units": "cm"}, "areas of circles with radius 5, 10 and 15 cm", False),  # nothing new
+        ({"a": 1, "b": 2, "c": 1}, "a = 2, b = 5, c = 3; then a = 1, b = 2, c = 1", True),  # figures reused
         ({"frequency": 1000, "wavelength": 0.5}, "final velocity after 6 s from 40 m/s", False),
+        ({"db_name": "employees", "backup_location": "/path/to/backup"}, "delete the email column in employees", False),
         ({"cities": ["Rome", "Oslo"]}, "weather in Paris, Rome and Oslo", True),  # nested values count
+        ({"verbose": True}, "weather in Paris", False),  # nothing from the request at all
     ],
 )
-def test_grounded_keeps_calls_with_a_new_value_from_the_request(extra: dict[str, Any], said: str, kept: bool) -> None:
+def test_grounded_keeps_calls_whose_values_the_user_gave(extra: dict[str, Any], said: str, kept: bool) -> None:
     from ponder.calls.validate import grounded
     from ponder.types import ToolCall
 
-    first = ToolCall(id="a", name="f", arguments=json.dumps({"city": "Paris", "radius": 5, "units": "cm"}))
     call = ToolCall(id="b", name="f", arguments=json.dumps(extra))
-    assert grounded([call], [first], said) == ([call] if kept else [])
+    assert grounded([call], said) == ([call] if kept else [])

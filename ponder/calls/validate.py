@@ -184,13 +184,16 @@ def _leaves(value: Any) -> list[str | float]:
 _FIGURE = re.compile(r"-?\d+(?:\.\d+)?")
 
 
-def grounded(extra: Sequence[ToolCall], earlier: Sequence[ToolCall], said: str) -> list[ToolCall]:
-    """The continued calls that bring something the user said and no call before used.
+def grounded(extra: Sequence[ToolCall], said: str) -> list[ToolCall]:
+    """The continued calls whose every value (string or number, nested ones too) is in the user's words.
 
     Offered its turn again after its calls, a small model keeps calling: on BFCL's `multiple` items
     (one call wanted) the 1.5B went on to other tools with made-up values ("Paris", "/path/to/backup",
-    frequency 1000), 10 of its 14 misses on 40 items. A call the request asks for has a value from the
-    request that the calls so far did not use: "Rome" after "Paris" in "weather in Paris and Rome".
+    frequency 1000), 10 of its 14 misses on 40 items. The calls a request asks for take their values
+    from it: "Rome" in "weather in Paris and Rome", or a = 1, b = 2, c = 1 for a fourth equation. On
+    9 of those misses and 19 `parallel` items (calls recorded, regraded offline), this rule righted 8
+    of the 9 and changed no `parallel` result; keeping calls that bring one new value instead lost
+    2 `parallel` items, whose fourth call reused the figures of the first three.
     """
     text = said.lower()
     figures = {float(f) for f in _FIGURE.findall(text.replace(",", ""))}
@@ -198,14 +201,7 @@ def grounded(extra: Sequence[ToolCall], earlier: Sequence[ToolCall], said: str) 
     def heard(leaf: str | float) -> bool:
         return leaf in figures if isinstance(leaf, float) else leaf in text
 
-    used = {leaf for c in earlier for leaf in _leaves(_arguments(c))}
-    kept: list[ToolCall] = []
-    for call in extra:
-        values = _leaves(_arguments(call))
-        if any(heard(v) and v not in used for v in values):
-            kept.append(call)
-            used.update(values)
-    return kept
+    return [c for c in extra if (values := _leaves(_arguments(c))) and all(heard(v) for v in values)]
 
 
 def _arguments(call: ToolCall) -> Any:

@@ -184,8 +184,8 @@ class CallsSettings(_Section):
     more_calls: bool = Field(
         True,
         description="With parallel_tool_calls, offer the model its turn again after its calls (more calls or "
-        "the end): BFCL parallel 0% -> most on the 1.5B. A continued call is kept only if every value it passes is "
-        "in the user's words.",
+        "the end): BFCL parallel 0% -> most on the 1.5B. A continued call is kept only if every value it passes "
+        "came from the user (their words or the calls before).",
     )
 
 

@@ -407,11 +407,14 @@ async def test_a_continued_call_must_bring_something_the_user_said(tmp_path: Pat
         ({"db_name": "employees", "backup_location": "/path/to/backup"}, "delete the email column in employees", False),
         ({"cities": ["Rome", "Oslo"]}, "weather in Paris, Rome and Oslo", True),  # nested values count
         ({"verbose": True}, "weather in Paris", False),  # nothing from the request at all
+        ({"city": "Rome", "food": "Italian", "number": 4}, "Italian in Paris, then the same in Rome", True),
+        ({"trials": 10, "p": 0.5}, "ten shots, then again at 50%", True),  # number words and percents
     ],
 )
 def test_grounded_keeps_calls_whose_values_the_user_gave(extra: dict[str, Any], said: str, kept: bool) -> None:
     from ponder.calls.validate import grounded
     from ponder.types import ToolCall
 
+    first = ToolCall(id="a", name="f", arguments=json.dumps({"food": "Italian", "number": 4}))
     call = ToolCall(id="b", name="f", arguments=json.dumps(extra))
-    assert grounded([call], said) == ([call] if kept else [])
+    assert grounded([call], [first], said) == ([call] if kept else [])

@@ -169,8 +169,9 @@ class CallingMode:
         calls (in the template's own format), under a grammar that allows only more calls or the end
         of the turn, the model itself decides whether the request needs another. A repeat of a call
         already made is dropped. The continuation shares the prompt's prefix, so engines with prefix
-        caching compute only the new tokens. A continued call is kept only if every value it passes is
-        in the user's words (`grounded`): left alone, the model goes on inventing calls.
+        caching compute only the new tokens. A continued call is kept only if every value it passes
+        came from the user (their words, or the calls before: `grounded`): left alone, the model goes
+        on inventing calls.
         """
         template = request.template
         prompt = template.render(request.messages) + "\n".join(call_text(c) for c in calls)
@@ -199,7 +200,7 @@ class CallingMode:
                 seen.add(key)
                 fresh.append(call)
         said = "\n".join(m.content for m in request.messages if m.role == "user" and m.content)
-        return grounded(fresh, said), usage
+        return grounded(fresh, calls, said), usage
 
     @staticmethod
     def _report(attempts: list[Attempt], calls: list[ToolCall]) -> dict[str, Any]:

@@ -224,10 +224,6 @@ class Assistant:
         if calls is not None:
             mode = CallingMode(mode, calls)
         merged = self._options(plan.mode, mode.sections, options or {})
-        if calls is not None and calls.tools:
-            # With the client's tools, the template's own system message stays: the coder models call
-            # tools under it, and with another message in its place the 1.5B answered from memory.
-            merged.pop("system", None)
         screen = self.screen()
         hook = screen.allows if screen is not None else None
         request = RunRequest(

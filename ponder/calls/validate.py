@@ -19,6 +19,7 @@ from jsonschema import Draft202012Validator
 
 from ponder.calls.parse import Candidate
 from ponder.calls.spec import FunctionSpec
+from ponder.reasoning.answers import numbers
 from ponder.types import ToolCall
 
 _INT = re.compile(r"^\s*-?\d+\s*$")
@@ -181,9 +182,6 @@ def _leaves(value: Any) -> list[str | float]:
     return []
 
 
-_FIGURE = re.compile(r"-?\d+(?:\.\d+)?")
-
-
 _WORDS = {
     w: float(i)
     for i, w in enumerate(
@@ -204,25 +202,18 @@ def grounded(extra: Sequence[ToolCall], earlier: Sequence[ToolCall], said: str) 
     without it (one lost).
     """
     text = said.lower()
-    figures = {float(f) for f in _FIGURE.findall(text.replace(",", ""))}
+    figures = {float(value) for value, _ in numbers(text)}
     figures |= {float(f) / 100 for f in re.findall(r"(\d+(?:\.\d+)?)\s*%", text)}
     figures |= {v for w, v in _WORDS.items() if re.search(rf"\b{w}\b", text)}
-    used = {leaf for c in earlier for leaf in _leaves(_arguments(c))}
+    used = {leaf for c in earlier for leaf in _leaves(json.loads(c.arguments))}
 
     def heard(leaf: str | float) -> bool:
         return leaf in used or (leaf in figures if isinstance(leaf, float) else leaf in text)
 
     kept = []
     for call in extra:
-        values = _leaves(_arguments(call))
+        values = _leaves(json.loads(call.arguments))
         if values and all(heard(v) for v in values):
             kept.append(call)
             used.update(values)
     return kept
-
-
-def _arguments(call: ToolCall) -> Any:
-    try:
-        return json.loads(call.arguments)
-    except json.JSONDecodeError:
-        return None

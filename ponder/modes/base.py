@@ -40,6 +40,14 @@ class RunRequest:
     """Opens ponder's own tools (shared by every request), for the modes that run them (agent, agents)."""
 
 
+def system_first(messages: Sequence[Message], content: str) -> list[Message]:
+    """`messages` with a system message `content` first, unless `content` is empty or the conversation
+    has a system (or developer) message of its own."""
+    if content and messages and messages[0].role not in ("system", "developer"):
+        return [Message(role="system", content=content), *messages]
+    return list(messages)
+
+
 def instructed(request: RunRequest) -> list[Message]:
     """The conversation with the thinking instruction first, unless it has a system message of its own.
 
@@ -48,11 +56,8 @@ def instructed(request: RunRequest) -> list[Message]:
     """
     from ponder.config import ReasoningSettings
 
-    messages = list(request.messages)
-    if messages and messages[0].role not in ("system", "developer"):
-        default = ReasoningSettings.model_fields["instruction"].default
-        messages.insert(0, Message(role="system", content=request.options.get("instruction", default)))
-    return messages
+    default = ReasoningSettings.model_fields["instruction"].default
+    return system_first(request.messages, request.options.get("instruction", default))
 
 
 class Mode(Protocol):

@@ -65,9 +65,9 @@ APPROACHES = (
 TEMPERATURES = (0.6, 0.8, 0.9, 1.0, 0.7, 0.85)
 FORCE = f"\n{CLOSE}\n\nThe final answer is"
 PROGRESS_EVERY = 32
+"""Tokens between an agent's progress reports while it works."""
 GROUNDED = 1.5
 """A tool agent's vote when a tool's result holds its answer (`Agent.weight`)."""
-"""Tokens between an agent's progress reports while it works."""
 Stop = Literal["low_confidence", "consensus"]
 
 

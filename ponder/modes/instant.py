@@ -4,8 +4,9 @@ A conversation without a system message gets `instant.system`, ponder's own. Lef
 Qwen2.5 is "created by Alibaba Cloud" and declines harmless questions on politics or history ("I cannot
 provide answers on political matters"), which made most of its refusals of XSTest's safe prompts. Modes
 that run instant inside (synthesis, agent steps) bring their own system message and options, so only
-a request for instant (or auto) gets it, and not one with the client's tools, which keeps the
-template's message (`Assistant.run`).
+a request for instant (or auto) gets it. A prompt with tools in it keeps the template's own message:
+the coder models call tools under it, and with another message in its place the 1.5B answered from
+memory.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from __future__ import annotations
 from collections.abc import AsyncGenerator
 from contextlib import aclosing
 
-from ponder.modes.base import RunRequest
+from ponder.modes.base import RunRequest, system_first
 from ponder.types import Chunk, Done, Event, Message, TextDelta, Usage
 
 
@@ -35,9 +36,6 @@ class InstantMode:
 
 
 def with_system(request: RunRequest) -> list[Message]:
-    """The conversation, with the `system` option first when it has no system message of its own."""
-    system = request.options.get("system", "")
-    messages = list(request.messages)
-    if system and messages and messages[0].role not in ("system", "developer"):
-        messages.insert(0, Message(role="system", content=system))
-    return messages
+    """The conversation, with the `system` option first when it has no system message of its own and
+    the prompt carries no tools."""
+    return system_first(request.messages, "" if request.template.tools else request.options.get("system", ""))

@@ -38,7 +38,7 @@ from typing import Any
 from jsonschema import Draft202012Validator
 
 from ponder.assistant import Assistant
-from ponder.calls.mode import CallingMode, forced_grammar, read, should_reask
+from ponder.calls.mode import CallingMode, forced_grammar, read, said_by_user, should_reask
 from ponder.calls.parse import parse
 from ponder.calls.spec import FunctionSpec, policy
 from ponder.config import Settings
@@ -152,6 +152,7 @@ async def run_item(
         more, spent = await calling.more_calls(request, found)
         found += more
         tokens += spent.completion_tokens
+    found = calling.settle(found, said_by_user(request))
     names = [t.name for t in tools]
     raw_calls = [(c.name, c.arguments) for c in parse(text, names, strict=True).calls]
     ponder_calls = [(c.name, json.loads(c.arguments)) for c in found]

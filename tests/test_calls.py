@@ -418,3 +418,56 @@ def test_grounded_keeps_calls_whose_values_the_user_gave(extra: dict[str, Any], 
     first = ToolCall(id="a", name="f", arguments=json.dumps({"food": "Italian", "number": 4}))
     call = ToolCall(id="b", name="f", arguments=json.dumps(extra))
     assert grounded([call], [first], said) == ([call] if kept else [])
+
+
+SCHEDULE = function(
+    "sports_team.get_schedule",
+    "Fetches the schedule of the specified sports team.",
+    {
+        "type": "object",
+        "properties": {
+            "team_name": {"type": "string"},
+            "num_of_games": {"type": "integer"},
+            "league": {"type": "string"},
+            "location": {"type": "string", "description": "The venue. Default to 'all'."},
+            "gender": {"type": "string"},
+            "date": {"type": "string"},
+            "limit": {"type": "integer", "description": "At most this many. Default 10."},
+            "home": {"type": "boolean"},
+        },
+        "required": ["team_name", "num_of_games"],
+    },
+)
+
+
+@pytest.mark.parametrize(
+    ("args", "said", "kept"),
+    [
+        ({"location": "London"}, "the next 6 games of Man United in the Premier League", {}),  # invented
+        ({"league": "Premier League"}, "the next 6 games of Man United in the Premier League", None),
+        ({"location": "all"}, "the next 6 games", None),  # the schema's own default
+        ({"gender": "women"}, "6 games of woman tennis", None),  # give or take an ending
+        ({"date": "04-2022"}, "6 games in April 2022", None),  # a reformatted value keeps its trace
+        ({"limit": 25}, "the next 6 games", {}),
+        ({"limit": 10}, "the next 6 games", None),  # the description's default
+        ({"home": True}, "6 home games", None),  # booleans carry no words to check
+        ({"team_name": "Arsenal", "num_of_games": 3}, "the next 6 games", None),  # required: always kept
+    ],
+)
+def test_optional_arguments_nobody_gave_are_dropped(args: dict[str, Any], said: str, kept: Any) -> None:
+    from ponder.calls.validate import unsaid_dropped
+    from ponder.types import ToolCall
+
+    base = {"team_name": "Man United", "num_of_games": 6}
+    call = ToolCall(id="a", name=SCHEDULE.name, arguments=json.dumps({**base, **args}))
+    out = json.loads(unsaid_dropped(call, SCHEDULE, said).arguments)
+    assert out == ({**base, **args} if kept is None else {**base, **kept})
+
+
+async def test_an_invented_optional_argument_does_not_reach_the_client(tmp_path: Path) -> None:
+    args = {"team_name": "Arsenal", "num_of_games": 6, "location": "London"}
+    reply = json.dumps({"name": "sports_team.get_schedule", "arguments": args})
+    events, _ = await run(tmp_path, [reply, ""], policy([SCHEDULE]), ask="The next 6 games of Arsenal?")
+    assert [json.loads(d.arguments) for d in events if isinstance(d, ToolCallDelta) and not d.name] == [
+        {"team_name": "Arsenal", "num_of_games": 6}
+    ]

@@ -19,7 +19,7 @@ from ponder.calls.grammar import MAX_PARALLEL, calls_grammar, json_grammar, more
 from ponder.calls.parse import Parsed, parse
 from ponder.calls.render import call_text
 from ponder.calls.spec import CallPolicy, FunctionSpec
-from ponder.calls.validate import Checked, call_key, check, grounded, resolve
+from ponder.calls.validate import Checked, call_key, check, grounded, resolve, unsaid_dropped
 from ponder.modes.base import Mode, RunRequest
 from ponder.types import Chunk, Done, Event, FinishReason, Provenance, TextDelta, ToolCall, ToolCallDelta, Usage
 
@@ -96,6 +96,11 @@ def forced_grammar(policy: CallPolicy, attempt: Attempt) -> str:
     return calls_grammar(reask_tools(policy, attempt), policy.parallel)
 
 
+def said_by_user(request: RunRequest) -> str:
+    """Everything the user wrote in the conversation: what a call's values may come from."""
+    return "\n".join(m.content for m in request.messages if m.role == "user" and m.content)
+
+
 class CallingMode:
     """Wraps `inner` (instant, thinking, …) so its answers honour a `CallPolicy`."""
 
@@ -149,6 +154,7 @@ class CallingMode:
         if calls and self.policy.parallel and self.policy.more_calls and len(calls) < MAX_PARALLEL:
             more, extra = await self.more_calls(prepared, calls)
             calls += more
+        calls = self.settle(calls, said_by_user(request))
         content = final.parsed.content if calls else final.text
         if content:
             yield TextDelta(content, (), index)
@@ -199,8 +205,15 @@ class CallingMode:
             if key not in seen:
                 seen.add(key)
                 fresh.append(call)
-        said = "\n".join(m.content for m in request.messages if m.role == "user" and m.content)
-        return grounded(fresh, calls, said), usage
+        return grounded(fresh, calls, said_by_user(request)), usage
+
+    def settle(self, calls: list[ToolCall], said: str) -> list[ToolCall]:
+        """`calls` without the optional arguments nobody gave (`unsaid_dropped`)."""
+        out = []
+        for call in calls:
+            tool = resolve(call.name, self.policy.allowed)
+            out.append(call if tool is None else unsaid_dropped(call, tool, said))
+        return out
 
     @staticmethod
     def _report(attempts: list[Attempt], calls: list[ToolCall]) -> dict[str, Any]:

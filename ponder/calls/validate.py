@@ -190,6 +190,13 @@ _WORDS = {
 }
 
 
+def _figures(text: str) -> set[float]:
+    """The numbers in `text` as a person means them: figures, "four", and "60%" as 0.6 too."""
+    figures = {float(value) for value, _ in numbers(text)}
+    figures |= {float(f) / 100 for f in re.findall(r"(\d+(?:\.\d+)?)\s*%", text)}
+    return figures | {v for w, v in _WORDS.items() if re.search(rf"\b{w}\b", text)}
+
+
 def grounded(extra: Sequence[ToolCall], earlier: Sequence[ToolCall], said: str) -> list[ToolCall]:
     """The continued calls whose every value (string or number, nested ones too) the user gave: in
     their words (a figure, "four", "60%" as 0.6 too) or already in the calls before.
@@ -202,9 +209,7 @@ def grounded(extra: Sequence[ToolCall], earlier: Sequence[ToolCall], said: str) 
     without it (one lost).
     """
     text = said.lower()
-    figures = {float(value) for value, _ in numbers(text)}
-    figures |= {float(f) / 100 for f in re.findall(r"(\d+(?:\.\d+)?)\s*%", text)}
-    figures |= {v for w, v in _WORDS.items() if re.search(rf"\b{w}\b", text)}
+    figures = _figures(text)
     used = {leaf for c in earlier for leaf in _leaves(json.loads(c.arguments))}
 
     def heard(leaf: str | float) -> bool:
@@ -217,3 +222,55 @@ def grounded(extra: Sequence[ToolCall], earlier: Sequence[ToolCall], said: str) 
             kept.append(call)
             used.update(values)
     return kept
+
+
+def _tokens(text: str) -> set[str]:
+    return set(re.findall(r"\w+", text.lower()))
+
+
+def _near(a: str, b: str) -> bool:
+    """The same word, give or take an ending: "woman" and "women", "tennis" and "tennis'"."""
+    if a == b:
+        return True
+    common = next((i for i, (x, y) in enumerate(zip(a, b, strict=False)) if x != y), min(len(a), len(b)))
+    return common >= max(3, min(len(a), len(b)) - 2)
+
+
+def _given(leaf: str | float, words: set[str], figures: set[float]) -> bool:
+    if isinstance(leaf, float):
+        return leaf in figures
+    return any(_near(w, x) for w in _tokens(leaf) for x in words)
+
+
+def unsaid_dropped(call: ToolCall, tool: FunctionSpec, said: str) -> ToolCall:
+    """`call` without the optional arguments whose values nobody gave: not the user, not the schema.
+
+    Asked for "the next 6 games of Manchester United in the Premier League", the 1.5B adds
+    `"location": "London"`: a filter the user never asked for, which narrows the answer. An optional
+    argument is kept when some trace of its value is in the user's words or in the tool's own text
+    (its description, the argument's description, enum or default: "Default to 'all'"): a word of
+    it, give or take an ending ("women" for "woman tennis", "04-2022" for "April 2022"), or one of
+    its figures. Required arguments are always kept: without them the call is invalid. Regraded on
+    the 80 recorded BFCL simple and multiple calls: one item righted (that one), none lost.
+    """
+    args = json.loads(call.arguments)
+    if not isinstance(args, dict):
+        return call
+    props: Mapping[str, Any] = tool.parameters.get("properties") or {}
+    required = set(tool.parameters.get("required") or ())
+    text = said.lower()
+    figures = _figures(text)
+    kept: dict[str, Any] = {}
+    for key, value in args.items():
+        if key in required:
+            kept[key] = value
+            continue
+        own = f"{tool.description} {json.dumps(props.get(key, {}), ensure_ascii=False)}".lower()
+        words = _tokens(text) | _tokens(own)
+        known = figures | {float(v) for v, _ in numbers(own)}
+        leaves = _leaves(value)
+        if not leaves or any(_given(leaf, words, known) for leaf in leaves):
+            kept[key] = value
+    if kept == args:
+        return call
+    return ToolCall(id=call.id, name=call.name, arguments=json.dumps(kept, ensure_ascii=False))

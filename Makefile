@@ -60,6 +60,7 @@ test: install-test browser
 	$(BIN)/ponder models pull whisper-tiny.en
 	$(BIN)/ponder models pull whisper-base
 	$(BIN)/ruff check ponder tests bench
+	$(BIN)/ruff format --check ponder tests bench
 	$(BIN)/mypy
 	$(BIN)/pytest -q
 
@@ -85,6 +86,7 @@ bench-speech: install-test espeak
 
 lint: install-test
 	$(BIN)/ruff check ponder tests bench
+	$(BIN)/ruff format --check ponder tests bench
 	$(BIN)/mypy
 
 clean:

@@ -144,9 +144,9 @@ async def run_item(
     again = ""
     if reasked:
         forced = replace(request, params=params.model_copy(update={"grammar": forced_grammar(calls, attempt)}))
-        again, more = await generate(forced)
-        attempt = read(calls, again, more)
-        tokens += more.completion_tokens
+        again, again_usage = await generate(forced)
+        attempt = read(calls, again, again_usage)
+        tokens += again_usage.completion_tokens
     found = list(attempt.checked.calls)
     if found:  # as CallingMode.run does: the turn offered again, for more calls or the end
         more, spent = await calling.more_calls(request, found)

@@ -22,7 +22,7 @@ from ponder.evals.report import majority
 from ponder.evals.runner import Result, Setting, Store
 
 RESULTS = Path(__file__).parent / "results"
-GRID = {
+GRID: dict[str, list[Any]] = {
     "stop_ratio": [0.5, 0.6, 0.7, 0.8],
     "warmup": [32, 64],
     "consensus": [2, 3],

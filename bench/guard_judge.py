@@ -79,16 +79,17 @@ async def measure(settings: Settings, limit: int, seed: int) -> dict[str, Any]:
     judged: list[float] = []
     try:
         for name, examples in sets(limit, seed).items():
-            rows = []
+            rows: list[tuple[Example, bool, Verdict | None]] = []
             for e in examples:
                 judge.last = None
                 t0 = time.perf_counter()
                 decision = await screen.check(e.text, "input")
                 elapsed = time.perf_counter() - t0
                 (judged if judge.last else plain).append(elapsed)
-                rows.append((e, decision.blocks, judge.last))
-                if judge.last:  # partial results survive an interrupted run
-                    line = f"  judged {name}: harmful={e.harmful} judge={judge.last.harm:.3f} {elapsed:.1f}s"
+                seen: Verdict | None = judge.last
+                rows.append((e, decision.blocks, seen))
+                if seen is not None:  # partial results survive an interrupted run
+                    line = f"  judged {name}: harmful={e.harmful} judge={seen.harm:.3f} {elapsed:.1f}s"
                     print(line, flush=True)
             band = [(e, v) for e, _, v in rows if v is not None]
             entry = {

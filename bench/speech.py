@@ -70,7 +70,10 @@ def word_error_rates(settings: Settings, spoken: list[Spoken]) -> dict[str, Any]
     report: dict[str, Any] = {}
     for name in whisper.SPEECH:
         model = whisper.SPEECH[name]
-        refs, hyps, audio_s, recog_s, rows = [], [], 0.0, 0.0, []
+        refs: list[str] = []
+        hyps: list[str] = []
+        rows: list[dict[str, Any]] = []
+        audio_s = recog_s = 0.0
         recognise(settings, decode(spoken[0].wav, settings.audio), model)  # load and warm up, untimed
         for s in spoken:
             t = recognise(settings, decode(s.wav, settings.audio), model, language="en")

@@ -28,7 +28,7 @@ from ponder.types import Completion, Message, SamplingParams, ToolCall
 
 OUT = Path(__file__).parent.parent / "tests" / "data" / "tool_outputs.json"
 
-WEATHER = {
+WEATHER: dict[str, Any] = {
     "type": "function",
     "function": {
         "name": "get_weather",
@@ -43,7 +43,7 @@ WEATHER = {
         },
     },
 }
-INTEREST = {
+INTEREST: dict[str, Any] = {
     "type": "function",
     "function": {
         "name": "compound_interest",

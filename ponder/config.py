@@ -268,6 +268,7 @@ class AgentSettings(_Section):
         False, description="An agent's first turn must call a tool (grammar-forced); later turns choose freely."
     )
 
+
 ImageStage = Literal["properties", "shapes", "labels", "ocr", "nsfw", "vlm"]
 IMAGE_STAGES: tuple[ImageStage, ...] = ("properties", "shapes", "labels", "ocr", "nsfw", "vlm")
 
@@ -335,4 +336,3 @@ class Settings(BaseSettings):
     ) -> tuple[PydanticBaseSettingsSource, ...]:
         toml = TomlConfigSettingsSource(settings_cls, toml_file=default_config_path())
         return (init_settings, env_settings, toml)
-

@@ -233,16 +233,7 @@ class Perception:
 
 
 Event = (
-    AgentStep
-    | TextDelta
-    | ReasoningDelta
-    | ToolCallDelta
-    | Progress
-    | Provenance
-    | Safety
-    | Perception
-    | Usage
-    | Done
+    AgentStep | TextDelta | ReasoningDelta | ToolCallDelta | Progress | Provenance | Safety | Perception | Usage | Done
 )
 
 

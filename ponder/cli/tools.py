@@ -38,7 +38,7 @@ def tools_command(ctx: click.Context, /, **kwargs: Any) -> None:
         for spec in specs:
             table.add_row(spec["function"]["name"], _summary(spec["function"]["description"]))
         out.print(table)
-        out.print("[dim]run one with: ponder tools call NAME '{\"argument\": \"value\"}'[/dim]")
+        out.print('[dim]run one with: ponder tools call NAME \'{"argument": "value"}\'[/dim]')
 
 
 async def _specs(settings: Settings) -> list[dict[str, Any]]:

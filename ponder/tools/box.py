@@ -143,7 +143,6 @@ class ToolBox:
             return seen(False, f"{name} timed out: {exc}")
         return seen(True, content)
 
-
     async def run(self, call: ToolCall, timeout: float | None = None) -> Message:
         """Answer one of the assistant's `tool_calls` with the `role: tool` turn for the next request."""
         observation = await self.call(call.name, call.arguments, timeout)

@@ -289,7 +289,7 @@ def _parse_hint(text: str) -> str:
     if "!" in text:
         return "Write factorial(n) for n!."
     if "\n" in text or "=" in text.replace("==", ""):
-        return "Send one expression, e.g. \"2^40\", not assignments or statements; for a program, use the python tool."
+        return 'Send one expression, e.g. "2^40", not assignments or statements; for a program, use the python tool.'
     return ""
 
 

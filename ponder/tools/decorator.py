@@ -153,9 +153,12 @@ def plain_schema(schema: dict[str, Any]) -> dict[str, Any]:
                 continue
             out[k] = walk(v, in_properties=k == "properties")
         variants = out.get("anyOf")
-        if isinstance(variants, list) and len(variants) == 2 and {"type": "null"} in variants and out.get(
-            "default", ...
-        ) is None:
+        if (
+            isinstance(variants, list)
+            and len(variants) == 2
+            and {"type": "null"} in variants
+            and out.get("default", ...) is None
+        ):
             (kept,) = [v for v in variants if v != {"type": "null"}]
             del out["anyOf"], out["default"]
             out = {**kept, **out}

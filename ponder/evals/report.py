@@ -158,6 +158,12 @@ def targets(summary: dict[str, Any]) -> list[str]:
             f"{auto} − {early} accuracy: {points(auto, summary[early]):+.1f} points (target ≥ −1), "
             f"tokens {ratio:.2f} of it (target ≤ 0.40)"
         )
+    if early and (bound := summary[early].get("perfect_router")):
+        lines.append(
+            f"the least any router probing with instant spends to come within 1 point of {early} "
+            f"(an oracle escalating only what instant gets wrong and contemplate right): "
+            f"{bound['tokens_vs_contemplate']:.2f} of its tokens, at {bound['accuracy'] * 100:.1f}%"
+        )
     return lines
 
 
@@ -214,8 +220,37 @@ def plot(summary: dict[str, Any], path: Path, title: str) -> bool:
     return True
 
 
+def router_bound(results: list[Result], contemplated: str, slack: float = 0.01) -> dict[str, Any] | None:
+    """The fewest tokens any router that probes with instant (as auto does) needs to come within
+    `slack` of `contemplated`'s accuracy: an oracle that keeps every instant answer and escalates only
+    items instant gets wrong and contemplate gets right, the cheapest first. When even this misses
+    auto's token target, the target is out of reach for this model on these items."""
+    instant = {r.item: r for r in results if r.setting == "instant"}
+    rows = [(instant[r.item], r) for r in results if r.setting == contemplated and r.item in instant]
+    if not rows:
+        return None
+    n = len(rows)
+    goal = sum(c.correct for _, c in rows) / n - slack
+    tokens = sum(i.completion_tokens for i, _ in rows)
+    right = sum(i.correct for i, _ in rows)
+    for _, c in sorted(((i, c) for i, c in rows if c.correct and not i.correct), key=lambda p: p[1].completion_tokens):
+        if right / n >= goal:
+            break
+        right += 1
+        tokens += c.completion_tokens
+    return {
+        "items": n,
+        "accuracy": right / n,
+        "reaches": right / n >= goal,
+        "tokens_vs_contemplate": tokens / max(1, sum(c.completion_tokens for _, c in rows)),
+    }
+
+
 def write(results: list[Result], out_dir: Path, title: str) -> dict[str, Any]:
     summary = summarise(results)
+    early = next((n for n in ("contemplate", "contemplate (replayed)") if n in summary), None)
+    if early and (bound := router_bound(results, early)) is not None:
+        summary[early]["perfect_router"] = bound
     (out_dir / "report.json").write_text(json.dumps(summary, indent=2))
     (out_dir / "report.md").write_text(markdown(summary, title))
     plot(summary, out_dir / "accuracy_vs_tokens.png", title)

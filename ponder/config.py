@@ -75,6 +75,11 @@ class ReasoningSettings(_Section):
         "reply to the user in plain words (no code) and state the final answer.",
         description="System message for thinking mode when the conversation has none of its own.",
     )
+    style: Literal["full", "draft"] = Field(
+        "full",
+        description="How the trace is written: full sentences, or `draft` (a few words or one equation per step, "
+        "as in Chain of Draft), for fewer thinking tokens. Thinking mode and contemplate's agents.",
+    )
     reply: str = Field(
         "Now write your reply to my question. Begin with the final answer in one sentence, then explain briefly.",
         description="What the user turn after a finished trace asks for (thinking mode, answers without tools)."

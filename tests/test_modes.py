@@ -55,6 +55,23 @@ async def test_thinking_separates_trace_from_answer(tmp_path: Path) -> None:
     assert usage.reasoning_tokens == 5 and usage.completion_tokens == 5 + 4  # the token holding the tag counts
 
 
+@pytest.mark.parametrize("mode", ["thinking", "contemplate"])
+async def test_draft_style_asks_for_short_steps_in_the_instruction(tmp_path: Path, mode: str) -> None:
+    from ponder.modes.base import DRAFT
+
+    assistant = Assistant(fake_settings(tmp_path, scripts=["6*7=42 </think>", "42."] * 4))
+    backend = await assistant.backend("fake")
+    assert isinstance(backend, FakeBackend)
+    plan = assistant.plan(mode=mode)
+    options = {"style": "draft", **({"agents": 1} if mode == "contemplate" else {})}
+    _ = [ev async for ev in assistant.run(plan, ASK, SamplingParams(max_tokens=50), 1, options)]
+    instruction = ReasoningSettings.model_fields["instruction"].default
+    assert f"<|im_start|>system\n{instruction} {DRAFT}<|im_end|>" in backend.prompts[0]
+    own = [Message(role="system", content="Be brief."), *ASK]  # a conversation's own system message stands
+    _ = [ev async for ev in assistant.run(plan, own, SamplingParams(max_tokens=50), 1, options)]
+    assert DRAFT not in backend.prompts[-1]
+
+
 async def test_budget_forces_the_answer_when_the_model_never_closes(tmp_path: Path) -> None:
     endless = " ".join(["hmm"] * 100)  # never closes the tag; stops only at the budget
     events, backend = await run(tmp_path, [endless, "42."], model="ponder-thinking", thinking_budget=5)

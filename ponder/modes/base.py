@@ -48,6 +48,12 @@ def system_first(messages: Sequence[Message], content: str) -> list[Message]:
     return list(messages)
 
 
+DRAFT = (
+    "Keep the thinking to short drafts: one step per line, a few words or one equation each, no full sentences."
+)
+"""Chain of Draft (arXiv 2502.18600): the same steps in a fraction of the tokens (`reasoning.style = "draft"`)."""
+
+
 def instructed(request: RunRequest) -> list[Message]:
     """The conversation with the thinking instruction first, unless it has a system message of its own.
 
@@ -57,7 +63,10 @@ def instructed(request: RunRequest) -> list[Message]:
     from ponder.config import ReasoningSettings
 
     default = ReasoningSettings.model_fields["instruction"].default
-    return system_first(request.messages, request.options.get("instruction", default))
+    instruction = request.options.get("instruction", default)
+    if instruction and request.options.get("style") == "draft":
+        instruction += " " + DRAFT
+    return system_first(request.messages, instruction)
 
 
 class Mode(Protocol):

@@ -48,9 +48,7 @@ def system_first(messages: Sequence[Message], content: str) -> list[Message]:
     return list(messages)
 
 
-DRAFT = (
-    "Keep the thinking to short drafts: one step per line, a few words or one equation each, no full sentences."
-)
+DRAFT = "Keep the thinking to short drafts: one step per line, a few words or one equation each, no full sentences."
 """Chain of Draft (arXiv 2502.18600): the same steps in a fraction of the tokens (`reasoning.style = "draft"`)."""
 
 

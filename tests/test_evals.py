@@ -132,6 +132,15 @@ def test_a_tighter_thinking_budget_is_compared_with_the_loosest() -> None:
     assert "accuracy +0.0 points" in lines[0]
 
 
+def test_draft_traces_are_compared_with_full_ones_not_taken_for_the_baseline() -> None:
+    def thought(setting: str, spent: int) -> Result:
+        return Result(setting, "x", True, "", "42", spent, spent - 40, 1.0, None, None, "")
+
+    s = report.summarise([thought("thinking", 400), thought("thinking:style=draft,budget=2048", 120)])
+    (line,) = [line for line in report.targets(s) if "tokens per correct" in line]
+    assert line.startswith("thinking:style=draft,budget=2048 tokens per correct answer / thinking's: 0.30")
+
+
 def test_the_perfect_router_escalates_only_what_contemplate_rights_cheapest_first() -> None:
     def row(setting: str, item: str, correct: bool, tokens: int) -> Result:
         return Result(setting, item, correct, "", "42", tokens, 0, 1.0, None, None, "")

@@ -178,11 +178,13 @@ def _budget(name: str) -> int | None:
 
 
 def _budget_targets(summary: dict[str, Any]) -> list[str]:
-    """Each tighter thinking budget against the loosest one run (the unbudgeted chain of thought)."""
+    """Each other thinking setting (a tighter budget, draft-style traces) against the loosest budget run
+    with full traces: the unbudgeted chain of thought."""
     budgets = {n: b for n in summary if (b := _budget(n)) is not None and summary[n]["tokens_per_correct"]}
-    if len(budgets) < 2:
+    full = {n: b for n, b in budgets.items() if "style=draft" not in n}
+    if len(budgets) < 2 or not full:
         return []
-    loose = max(budgets, key=lambda n: budgets[n])
+    loose = max(full, key=lambda n: full[n])
     lines = []
     for name in sorted(set(budgets) - {loose}, key=lambda n: budgets[n]):
         ratio = summary[name]["tokens_per_correct"] / summary[loose]["tokens_per_correct"]

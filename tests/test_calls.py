@@ -409,6 +409,7 @@ async def test_a_continued_call_must_bring_something_the_user_said(tmp_path: Pat
         ({"verbose": True}, "weather in Paris", False),  # nothing from the request at all
         ({"city": "Rome", "food": "Italian", "number": 4}, "Italian in Paris, then the same in Rome", True),
         ({"trials": 10, "p": 0.5}, "ten shots, then again at 50%", True),  # number words and percents
+        ({"shares": 100000000}, "and for 100 million shares?", True),  # scale words
     ],
 )
 def test_grounded_keeps_calls_whose_values_the_user_gave(extra: dict[str, Any], said: str, kept: bool) -> None:

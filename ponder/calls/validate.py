@@ -190,10 +190,16 @@ _WORDS = {
 }
 
 
+_SCALES = {"thousand": 1e3, "million": 1e6, "billion": 1e9, "trillion": 1e12}
+
+
 def _figures(text: str) -> set[float]:
-    """The numbers in `text` as a person means them: figures, "four", and "60%" as 0.6 too."""
+    """The numbers in `text` as a person means them: figures, "four", "60%" as 0.6 and "50 million" as
+    50000000 too."""
     figures = {float(value) for value, _ in numbers(text)}
     figures |= {float(f) / 100 for f in re.findall(r"(\d+(?:\.\d+)?)\s*%", text)}
+    for figure, scale in re.findall(r"(\d+(?:\.\d+)?)\s*(thousand|million|billion|trillion)\b", text):
+        figures.add(float(figure) * _SCALES[scale])
     return figures | {v for w, v in _WORDS.items() if re.search(rf"\b{w}\b", text)}
 
 

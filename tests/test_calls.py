@@ -353,10 +353,11 @@ async def test_tool_choice_none_shows_no_tools_and_returns_text(tmp_path: Path) 
 
 
 async def test_parallel_tool_calls_false_keeps_one_call(tmp_path: Path) -> None:
-    two = '[{"name": "get_weather", "arguments": {"city": "A"}}, {"name": "get_weather", "arguments": {"city": "B"}}]'
-    events, _ = await run(tmp_path, [two], policy([WEATHER], "auto", parallel=False))
+    two = json.dumps([{"name": "get_weather", "arguments": {"city": c}} for c in ("Rome", "Oslo")])
+    ask = "Weather in Rome and Oslo?"
+    events, _ = await run(tmp_path, [two], policy([WEATHER], "auto", parallel=False), ask=ask)
     assert len([d for d in events if isinstance(d, ToolCallDelta) and d.name]) == 1
-    events, _ = await run(tmp_path, [two], policy([WEATHER], "auto"))
+    events, _ = await run(tmp_path, [two], policy([WEATHER], "auto"), ask=ask)
     assert len([d for d in events if isinstance(d, ToolCallDelta) and d.name]) == 2
 
 
@@ -471,4 +472,46 @@ async def test_an_invented_optional_argument_does_not_reach_the_client(tmp_path:
     events, _ = await run(tmp_path, [reply, ""], policy([SCHEDULE]), ask="The next 6 games of Arsenal?")
     assert [json.loads(d.arguments) for d in events if isinstance(d, ToolCallDelta) and not d.name] == [
         {"team_name": "Arsenal", "num_of_games": 6}
+    ]
+
+
+async def test_a_call_with_values_from_nowhere_is_dropped_and_the_request_answered_without_tools(
+    tmp_path: Path,
+) -> None:
+    made_up = '{"name": "get_weather", "arguments": {"city": "Paris"}}'
+    events, backend = await run(tmp_path, [made_up, "", "Leaves drift and fall."], TOOLS, ask="A haiku about autumn?")
+    assert not [e for e in events if isinstance(e, ToolCallDelta)]
+    assert "".join(e.text for e in events if isinstance(e, TextDelta)) == "Leaves drift and fall."
+    assert next(e for e in events if isinstance(e, Done)).finish_reason == "stop"
+    usage = next(e for e in events if isinstance(e, Usage))
+    assert usage.completion_tokens >= len(made_up.split()) + 4  # the dropped call's tokens count too
+    assert "get_weather" not in backend.prompts[-1]  # asked again with no tools shown
+
+
+async def test_a_required_call_is_kept_even_with_values_from_nowhere(tmp_path: Path) -> None:
+    made_up = '{"name": "get_weather", "arguments": {"city": "Paris"}}'
+    events, _ = await run(tmp_path, [made_up, ""], policy([WEATHER], "required"), ask="A haiku about autumn?")
+    assert [json.loads(d.arguments) for d in events if isinstance(d, ToolCallDelta) and not d.name] == [
+        {"city": "Paris"}
+    ]
+
+
+async def test_a_value_from_an_earlier_tool_result_counts_as_given(tmp_path: Path) -> None:
+    assistant = Assistant(
+        fake_settings(tmp_path, scripts=['{"name": "get_weather", "arguments": {"city": "Lima"}}', ""])
+    )
+    convo = [
+        Message(role="user", content="Weather where my next meeting is?"),
+        Message(role="assistant", content="", tool_calls=[ToolCall(id="c1", name="next_meeting", arguments="{}")]),
+        Message(role="tool", content='{"place": "Lima"}', tool_call_id="c1", name="next_meeting"),
+    ]
+    meeting = function("next_meeting", "Where the next meeting is.", {"type": "object", "properties": {}})
+    events = [
+        e
+        async for e in assistant.run(
+            assistant.plan(mode="instant"), convo, SamplingParams(), calls=policy([WEATHER, meeting])
+        )
+    ]
+    assert [json.loads(d.arguments) for d in events if isinstance(d, ToolCallDelta) and not d.name] == [
+        {"city": "Lima"}
     ]

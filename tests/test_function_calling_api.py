@@ -92,7 +92,7 @@ def test_the_same_reply_gives_the_same_calls_streaming_or_not(
     served: tuple[TestClient, FakeBackend], stream: bool
 ) -> None:
     client, backend = served
-    backend.enqueue('Checking.\n<tool_call>\n{"name": "get_weather", "arguments": {"city": "Oslo"}}\n</tool_call>')
+    backend.enqueue('Checking.\n<tool_call>\n{"name": "get_weather", "arguments": {"city": "Rome"}}\n</tool_call>')
     r = client.post(
         "/v1/chat/completions", json={"model": "fake", "messages": ASK, "tools": [WEATHER], "stream": stream}
     )
@@ -106,7 +106,7 @@ def test_the_same_reply_gives_the_same_calls_streaming_or_not(
         message = r.json()["choices"][0]["message"]
         content, name = message["content"], message["tool_calls"][0]["function"]["name"]
         arguments = message["tool_calls"][0]["function"]["arguments"]
-    assert (content, name, json.loads(arguments)) == ("Checking.", "get_weather", {"city": "Oslo"})
+    assert (content, name, json.loads(arguments)) == ("Checking.", "get_weather", {"city": "Rome"})
 
 
 def test_required_and_named_choices_send_a_grammar(served: tuple[TestClient, FakeBackend]) -> None:
@@ -168,10 +168,14 @@ RECORDED = [
 def test_recorded_replies_give_their_calls_through_the_api(
     served: tuple[TestClient, FakeBackend], row: dict[str, Any], stream: bool
 ) -> None:
-    """The parser table again, end to end: the fake backend replays each real reply word by word."""
+    """The parser table again, end to end: the fake backend replays each real reply word by word, to
+    the question it answered."""
+    from bench.tool_outputs import PROMPTS
+
     client, backend = served
     backend.enqueue(row["output"])
-    body = {"model": "fake", "messages": ASK, "tools": TOOLS, "stream": stream, "max_tokens": 400}
+    asked = [{"role": "user", "content": next(text for name, text, _ in PROMPTS if name == row["prompt"])}]
+    body = {"model": "fake", "messages": asked, "tools": TOOLS, "stream": stream, "max_tokens": 400}
     r = client.post("/v1/chat/completions", json=body)
     calls: dict[int, dict[str, str]] = {}
     if stream:

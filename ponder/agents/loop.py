@@ -182,7 +182,8 @@ class ToolLoop:
         # and it refuses) and asks for the answer in words; any call it still makes is ignored.
         # No continuation for more calls in the same turn (`more_calls`): the loop gives the model a new turn anyway.
         choice = "required" if tools and self.first_call and outcome.turns == 0 else "auto"
-        policy = CallPolicy(self.functions, choice if self.functions else "none", more_calls=False)
+        # Nor the user-grounding filters: an agent's calls pass what it computed or read in tool results.
+        policy = CallPolicy(self.functions, choice if self.functions else "none", more_calls=False, grounded=False)
         messages = convo if tools or not outcome.steps else [*convo, Message(role="user", content=ANSWER_NOW)]
         params = request.params.model_copy(update={"max_tokens": room})
         sub = replace(request, messages=messages, params=params)

@@ -19,7 +19,7 @@ from ponder.calls.grammar import MAX_PARALLEL, calls_grammar, json_grammar, more
 from ponder.calls.parse import Parsed, parse
 from ponder.calls.render import call_text
 from ponder.calls.spec import CallPolicy, FunctionSpec
-from ponder.calls.validate import Checked, call_key, check, grounded, resolve, unsaid_dropped
+from ponder.calls.validate import Checked, call_key, check, grounded, resolve, traced, unsaid_dropped
 from ponder.modes.base import Mode, RunRequest
 from ponder.types import Chunk, Done, Event, FinishReason, Provenance, TextDelta, ToolCall, ToolCallDelta, Usage
 
@@ -97,8 +97,9 @@ def forced_grammar(policy: CallPolicy, attempt: Attempt) -> str:
 
 
 def said_by_user(request: RunRequest) -> str:
-    """Everything the user wrote in the conversation: what a call's values may come from."""
-    return "\n".join(m.content for m in request.messages if m.role == "user" and m.content)
+    """What a call's values may come from: everything the user wrote in the conversation, and the
+    results of the calls before (an id a first call returned, passed to the next)."""
+    return "\n".join(m.content for m in request.messages if m.role in ("user", "tool") and m.content)
 
 
 class CallingMode:
@@ -154,7 +155,20 @@ class CallingMode:
         if calls and self.policy.parallel and self.policy.more_calls and len(calls) < MAX_PARALLEL:
             more, extra = await self.more_calls(prepared, calls)
             calls += more
+        made = len(calls)
         calls = self.settle(calls, said_by_user(request))
+        if made and not calls:
+            # Every call was made up: the request needs none of these tools. Answered again without them,
+            # so the client gets a reply, not the text of a call it was never sent.
+            total = extra
+            for a in attempts:
+                total = _add(total, a.usage)
+            async with aclosing(self.inner.run(request)) as events:
+                async for event in events:
+                    if isinstance(event, Usage):
+                        event = _add(total, event)
+                    yield event
+            return
         content = final.parsed.content if calls else final.text
         if content:
             yield TextDelta(content, (), index)
@@ -208,9 +222,15 @@ class CallingMode:
         return grounded(fresh, calls, said_by_user(request)), usage
 
     def settle(self, calls: list[ToolCall], said: str) -> list[ToolCall]:
-        """`calls` without the optional arguments nobody gave (`unsaid_dropped`)."""
+        """`calls` without the optional arguments nobody gave (`unsaid_dropped`), and, unless the
+        request demands a call (`required`, a named function), without calls none of whose values
+        has a trace in the user's words (`traced`)."""
+        if not self.policy.grounded:
+            return calls
         out = []
         for call in calls:
+            if self.policy.choice == "auto" and not traced(call, said):
+                continue
             tool = resolve(call.name, self.policy.allowed)
             out.append(call if tool is None else unsaid_dropped(call, tool, said))
         return out

@@ -61,6 +61,10 @@ class CallPolicy:
     """Ask once more (constrained, where the engine can) when a call came out malformed."""
     more_calls: bool = True
     """With `parallel`, offer the model the turn once more after its calls: more calls, or the end."""
+    grounded: bool = True
+    """Drop what the user never gave: calls with no value from their words, optional arguments from
+    nowhere (`validate.traced`, `unsaid_dropped`). Off for ponder's own agent loop, whose calls rightly
+    pass values the model computed or read in tool results."""
 
     @property
     def calling(self) -> bool:

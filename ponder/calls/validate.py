@@ -248,6 +248,21 @@ def _given(leaf: str | float, words: set[str], figures: set[float]) -> bool:
     return any(_near(w, x) for w in _tokens(leaf) for x in words)
 
 
+def traced(call: ToolCall, said: str) -> bool:
+    """Does any value `call` passes have a trace in the user's words (a word give or take an ending, or
+    a figure)? A call with no values to check (no arguments, only booleans) passes.
+
+    Asked "Who is the Vice President of the United States?" with only unrelated tools on offer, the
+    0.5B calls one anyway, with values from nowhere (`{"year": 2021}`, `{"patient_id": "12345"}`). A
+    call the request asks for takes at least one of its values from the request. Regraded on recorded
+    BFCL calls (both packaged models, 360 items; the rule written before looking at them): the 0.5B's
+    irrelevance 21 → 26 of 40, and no simple, multiple, parallel or parallel_multiple item lost.
+    """
+    leaves = _leaves(json.loads(call.arguments))
+    text = said.lower()
+    return not leaves or any(_given(leaf, _tokens(text), _figures(text)) for leaf in leaves)
+
+
 def unsaid_dropped(call: ToolCall, tool: FunctionSpec, said: str) -> ToolCall:
     """`call` without the optional arguments whose values nobody gave: not the user, not the schema.
 

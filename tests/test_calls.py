@@ -454,6 +454,12 @@ SCHEDULE = function(
         ({"limit": 10}, "the next 6 games", None),  # the description's default
         ({"home": True}, "6 home games", None),  # booleans carry no words to check
         ({"team_name": "Arsenal", "num_of_games": 3}, "the next 6 games", None),  # required: always kept
+        (
+            {"league": ["Premier League", "La Liga", "Serie A"]},
+            "6 Premier League games",
+            {"league": ["Premier League"]},
+        ),
+        ({"league": ["Bundesliga", "Serie A"]}, "the next 6 games", {}),  # no item said: an optional list goes
     ],
 )
 def test_optional_arguments_nobody_gave_are_dropped(args: dict[str, Any], said: str, kept: Any) -> None:
@@ -464,6 +470,20 @@ def test_optional_arguments_nobody_gave_are_dropped(args: dict[str, Any], said: 
     call = ToolCall(id="a", name=SCHEDULE.name, arguments=json.dumps({**base, **args}))
     out = json.loads(unsaid_dropped(call, SCHEDULE, said).arguments)
     assert out == ({**base, **args} if kept is None else {**base, **kept})
+
+
+def test_a_call_asking_for_less_than_one_before_is_covered() -> None:
+    from ponder.calls.validate import covered
+    from ponder.types import ToolCall
+
+    def f(name: str, **args: Any) -> ToolCall:
+        return ToolCall(id="x", name=name, arguments=json.dumps(args))
+
+    first = f("find", location="Seattle", cuisine=["Seafood"])
+    assert covered(f("find", location="Seattle"), [first])
+    assert not covered(f("find", location="Tacoma"), [first])
+    assert not covered(f("find", location="Seattle", size=5), [first])  # asks for more
+    assert not covered(f("other", location="Seattle"), [first])
 
 
 async def test_an_invented_optional_argument_does_not_reach_the_client(tmp_path: Path) -> None:

@@ -19,7 +19,7 @@ from ponder.calls.grammar import MAX_PARALLEL, calls_grammar, json_grammar, more
 from ponder.calls.parse import Parsed, parse
 from ponder.calls.render import call_text
 from ponder.calls.spec import CallPolicy, FunctionSpec
-from ponder.calls.validate import Checked, call_key, check, grounded, resolve, traced, unsaid_dropped
+from ponder.calls.validate import Checked, call_key, check, covered, grounded, resolve, traced, unsaid_dropped
 from ponder.modes.base import Mode, RunRequest
 from ponder.types import Chunk, Done, Event, FinishReason, Provenance, TextDelta, ToolCall, ToolCallDelta, Usage
 
@@ -222,17 +222,20 @@ class CallingMode:
         return grounded(fresh, calls, said_by_user(request)), usage
 
     def settle(self, calls: list[ToolCall], said: str) -> list[ToolCall]:
-        """`calls` without the optional arguments nobody gave (`unsaid_dropped`), and, unless the
-        request demands a call (`required`, a named function), without calls none of whose values
-        has a trace in the user's words (`traced`)."""
+        """`calls` without the arguments and list items nobody gave (`unsaid_dropped`), without calls
+        that ask for less than one before (`covered`), and, unless the request demands a call
+        (`required`, a named function), without calls none of whose values has a trace in the
+        user's words (`traced`)."""
         if not self.policy.grounded:
             return calls
-        out = []
+        out: list[ToolCall] = []
         for call in calls:
             if self.policy.choice == "auto" and not traced(call, said):
                 continue
             tool = resolve(call.name, self.policy.allowed)
-            out.append(call if tool is None else unsaid_dropped(call, tool, said))
+            call = call if tool is None else unsaid_dropped(call, tool, said)
+            if not covered(call, out):
+                out.append(call)
         return out
 
     @staticmethod

@@ -263,6 +263,20 @@ def traced(call: ToolCall, said: str) -> bool:
     return not leaves or any(_given(leaf, _tokens(text), _figures(text)) for leaf in leaves)
 
 
+def covered(call: ToolCall, by: Sequence[ToolCall]) -> bool:
+    """Does a call in `by` to the same function already pass every argument `call` passes, with the same
+    value? Such a call asks for less than one already made (the 1.5B adds `{"location": "Seattle"}`
+    after `{"location": "Seattle", "cuisine": ["Seafood"]}`), and adds nothing."""
+    args = json.loads(call.arguments)
+    if not isinstance(args, dict):
+        return False
+    for other in (o for o in by if o.name == call.name):
+        theirs = json.loads(other.arguments)
+        if isinstance(theirs, dict) and all(k in theirs and theirs[k] == v for k, v in args.items()):
+            return True
+    return False
+
+
 def unsaid_dropped(call: ToolCall, tool: FunctionSpec, said: str) -> ToolCall:
     """`call` without the optional arguments whose values nobody gave: not the user, not the schema.
 
@@ -273,6 +287,10 @@ def unsaid_dropped(call: ToolCall, tool: FunctionSpec, said: str) -> ToolCall:
     it, give or take an ending ("women" for "woman tennis", "04-2022" for "April 2022"), or one of
     its figures. Required arguments are always kept: without them the call is invalid. Regraded on
     the 80 recorded BFCL simple and multiple calls: one item righted (that one), none lost.
+
+    Lists of words are pruned the same way, required or not: asked for a sushi place "with a patio",
+    the 0.5B passes `"amenities": ["Patio", "Wi-Fi", "Happy Hour", …]`. The items with a trace in the
+    user's words stay; a list with none keeps all its items (nothing to tell them apart by).
     """
     args = json.loads(call.arguments)
     if not isinstance(args, dict):
@@ -283,6 +301,9 @@ def unsaid_dropped(call: ToolCall, tool: FunctionSpec, said: str) -> ToolCall:
     figures = _figures(text)
     kept: dict[str, Any] = {}
     for key, value in args.items():
+        if isinstance(value, list) and len(value) > 1 and all(isinstance(v, str) for v in value):
+            said_ones = [v for v in value if _given(v.lower(), _tokens(text), figures)]
+            value = said_ones or value
         if key in required:
             kept[key] = value
             continue

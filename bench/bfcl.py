@@ -45,7 +45,7 @@ from ponder.config import Settings
 from ponder.models import resolve
 from ponder.modes.base import RunRequest, answer_of
 from ponder.modes.instant import InstantMode
-from ponder.types import Message, SamplingParams, Usage
+from ponder.types import Message, SamplingParams, ToolCall, Usage
 
 RESULTS = Path(__file__).parent / "results"
 CATEGORIES = ["simple_python", "multiple", "parallel", "parallel_multiple", "irrelevance"]
@@ -274,6 +274,50 @@ async def main(args: argparse.Namespace) -> None:
     print(f"wrote {out}")
 
 
+def regrade(args: argparse.Namespace) -> None:
+    """Score the calls an earlier run recorded again, through today's `CallingMode.settle`, with no
+    model run: what a change to the filters does, on the same replies. `--limit` keeps the items of that
+    sample (the first of a larger one), `--skip` drops them (the items a larger run added)."""
+    ast_checker, language, data, mapping = _bfcl()
+    source = RESULTS / args.out
+    rows = json.loads(source.read_text())["items"]
+    kept: list[dict[str, Any]] = []
+    for category in CATEGORIES:
+        items = {it["id"]: (it, a) for it, a in load(data, category, None, args.seed)}
+        first = {it["id"] for it, _ in load(data, category, args.limit or args.skip, args.seed)}
+        for row in (r for r in rows if r["category"] == category and "calls" in r):
+            if (args.skip and row["id"] in first) or (args.limit and row["id"] not in first):
+                continue
+            item, answer = items[row["id"]]
+            tools = tools_of(item["function"], mapping)
+            said = "\n".join(m["content"] for m in item["question"][0] if m["role"] == "user")
+            recorded = [ToolCall(id="r", name=n, arguments=json.dumps(a)) for c in row["calls"] for n, a in c.items()]
+            settled = CallingMode(InstantMode(), policy(tools, "auto", True)).settle(recorded, said)
+            found = [(c.name, json.loads(c.arguments)) for c in settled]
+            if category == "irrelevance":
+                right = not found
+            else:
+                verdict = ast_checker(
+                    item["function"], [{n: a} for n, a in found], answer, language, category, CHECKER_NAME
+                )
+                right = bool(found) and bool(verdict["valid"])
+            kept.append(
+                {
+                    **row,
+                    "ponder": right,
+                    "ponder_calls": len(found),
+                    "ponder_invalid": invalid_share(found, tools),
+                    "calls": [{n: a} for n, a in found],
+                    "recorded_ponder": row["ponder"],
+                }
+            )
+    out = source.with_name(source.stem + (f"-skip{args.skip}" if args.skip else "") + "-regraded.json")
+    report = {"regraded_from": source.name, "command": " ".join(sys.argv), "summary": table(kept), "items": kept}
+    out.write_text(json.dumps(report, indent=1, ensure_ascii=False) + "\n")
+    show(table(kept))
+    print(f"{sum(r['ponder'] != r['recorded_ponder'] for r in kept)} items changed; wrote {out}")
+
+
 def _limits(text: str) -> dict[str, int]:
     return {k: int(v) for k, v in (part.split("=") for part in text.split(",") if part)}
 
@@ -289,4 +333,10 @@ if __name__ == "__main__":
     ap.add_argument("--threads", type=int, default=None, help="CPU threads (1 is faster on a busy machine).")
     ap.add_argument("--out", default="bfcl.json")
     ap.add_argument("--resume", action="store_true", help="Keep the items already scored in --out.")
-    asyncio.run(main(ap.parse_args()))
+    ap.add_argument("--regrade", action="store_true", help="Rescore --out's recorded calls with today's filters.")
+    ap.add_argument("--skip", type=int, default=None, help="With --regrade: leave out the first --skip items.")
+    parsed = ap.parse_args()
+    if parsed.regrade:
+        regrade(parsed)
+    else:
+        asyncio.run(main(parsed))

@@ -38,7 +38,7 @@ from typing import Any
 from jsonschema import Draft202012Validator
 
 from ponder.assistant import Assistant
-from ponder.calls.mode import CallingMode, forced_grammar, read, said_by_user, should_reask
+from ponder.calls.mode import CallingMode, forced_grammar, read, said_in, should_reask
 from ponder.calls.parse import parse
 from ponder.calls.spec import FunctionSpec, policy
 from ponder.config import Settings
@@ -125,6 +125,22 @@ async def generate(request: RunRequest) -> tuple[str, Usage]:
     return await answer_of(InstantMode(), request)
 
 
+def scored(
+    item: dict[str, Any], answer: Any, category: str, found: list[tuple[str, Any]], ast_checker: Any, language: Any
+) -> bool:
+    """BFCL's verdict on the (name, arguments) calls returned for `item`: none at all, for irrelevance."""
+    if category == "irrelevance":
+        return not found
+    if not found or any(not isinstance(a, dict) for _, a in found):
+        return False
+    out = ast_checker(item["function"], [{n: a} for n, a in found], answer, language, category, CHECKER_NAME)
+    return bool(out["valid"])
+
+
+def messages_of(item: dict[str, Any]) -> list[Message]:
+    return [Message(role=m["role"], content=m["content"]) for m in item["question"][0]]
+
+
 async def run_item(
     assistant: Assistant, model: str, category: str, item: dict[str, Any], answer: Any, checker: Any
 ) -> dict[str, Any]:
@@ -133,7 +149,7 @@ async def run_item(
     calls = policy(tools, "auto", True)
     backend = await assistant.backend(model)
     template = resolve(assistant.settings, model).template
-    messages = [Message(role=m["role"], content=m["content"]) for m in item["question"][0]]
+    messages = messages_of(item)
     params = SamplingParams(max_tokens=384 if "parallel" in category else 256, temperature=0.0)
     calling = CallingMode(InstantMode(), calls)
     request = calling.prepare(RunRequest(backend, template, messages, params))
@@ -152,18 +168,13 @@ async def run_item(
         more, spent = await calling.more_calls(request, found)
         found += more
         tokens += spent.completion_tokens
-    found = calling.settle(found, said_by_user(request))
+    found = calling.settle(found, said_in(request.messages))
     names = [t.name for t in tools]
     raw_calls = [(c.name, c.arguments) for c in parse(text, names, strict=True).calls]
     ponder_calls = [(c.name, json.loads(c.arguments)) for c in found]
 
     def score(found: list[tuple[str, Any]]) -> bool:
-        if category == "irrelevance":
-            return not found
-        if not found or any(not isinstance(a, dict) for _, a in found):
-            return False
-        out = ast_checker(item["function"], [{n: a} for n, a in found], answer, language, category, CHECKER_NAME)
-        return bool(out["valid"])
+        return scored(item, answer, category, found, ast_checker, language)
 
     return {
         "id": item["id"],
@@ -290,21 +301,14 @@ def regrade(args: argparse.Namespace) -> None:
                 continue
             item, answer = items[row["id"]]
             tools = tools_of(item["function"], mapping)
-            said = "\n".join(m["content"] for m in item["question"][0] if m["role"] == "user")
             recorded = [ToolCall(id="r", name=n, arguments=json.dumps(a)) for c in row["calls"] for n, a in c.items()]
-            settled = CallingMode(InstantMode(), policy(tools, "auto", True)).settle(recorded, said)
+            calling = CallingMode(InstantMode(), policy(tools, "auto", True))
+            settled = calling.settle(recorded, said_in(messages_of(item)))
             found = [(c.name, json.loads(c.arguments)) for c in settled]
-            if category == "irrelevance":
-                right = not found
-            else:
-                verdict = ast_checker(
-                    item["function"], [{n: a} for n, a in found], answer, language, category, CHECKER_NAME
-                )
-                right = bool(found) and bool(verdict["valid"])
             kept.append(
                 {
                     **row,
-                    "ponder": right,
+                    "ponder": scored(item, answer, category, found, ast_checker, language),
                     "ponder_calls": len(found),
                     "ponder_invalid": invalid_share(found, tools),
                     "calls": [{n: a} for n, a in found],

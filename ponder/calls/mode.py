@@ -10,7 +10,7 @@ gets either valid calls or an answer, never a broken call. Thinking and progress
 
 from __future__ import annotations
 
-from collections.abc import AsyncGenerator
+from collections.abc import AsyncGenerator, Sequence
 from contextlib import aclosing
 from dataclasses import dataclass, replace
 from typing import Any
@@ -21,7 +21,18 @@ from ponder.calls.render import call_text
 from ponder.calls.spec import CallPolicy, FunctionSpec
 from ponder.calls.validate import Checked, call_key, check, covered, grounded, resolve, traced, unsaid_dropped
 from ponder.modes.base import Mode, RunRequest
-from ponder.types import Chunk, Done, Event, FinishReason, Provenance, TextDelta, ToolCall, ToolCallDelta, Usage
+from ponder.types import (
+    Chunk,
+    Done,
+    Event,
+    FinishReason,
+    Message,
+    Provenance,
+    TextDelta,
+    ToolCall,
+    ToolCallDelta,
+    Usage,
+)
 
 
 @dataclass
@@ -96,10 +107,10 @@ def forced_grammar(policy: CallPolicy, attempt: Attempt) -> str:
     return calls_grammar(reask_tools(policy, attempt), policy.parallel)
 
 
-def said_by_user(request: RunRequest) -> str:
+def said_in(messages: Sequence[Message]) -> str:
     """What a call's values may come from: everything the user wrote in the conversation, and the
     results of the calls before (an id a first call returned, passed to the next)."""
-    return "\n".join(m.content for m in request.messages if m.role in ("user", "tool") and m.content)
+    return "\n".join(m.content for m in messages if m.role in ("user", "tool") and m.content)
 
 
 class CallingMode:
@@ -156,13 +167,13 @@ class CallingMode:
             more, extra = await self.more_calls(prepared, calls)
             calls += more
         made = len(calls)
-        calls = self.settle(calls, said_by_user(request))
+        calls = self.settle(calls, said_in(request.messages))
+        total = extra
+        for a in attempts:
+            total = _add(total, a.usage)
         if made and not calls:
             # Every call was made up: the request needs none of these tools. Answered again without them,
             # so the client gets a reply, not the text of a call it was never sent.
-            total = extra
-            for a in attempts:
-                total = _add(total, a.usage)
             async with aclosing(self.inner.run(request)) as events:
                 async for event in events:
                     if isinstance(event, Usage):
@@ -176,9 +187,6 @@ class CallingMode:
             yield ev
         if len(attempts) > 1 or any(a.checked.rejected for a in attempts):  # say so when it had to step in
             yield Provenance("calls", self._report(attempts, calls), index)
-        total = extra
-        for a in attempts:
-            total = _add(total, a.usage)
         yield total
         yield Done("tool_calls" if calls else final.finish, index)
 
@@ -219,7 +227,7 @@ class CallingMode:
             if key not in seen:
                 seen.add(key)
                 fresh.append(call)
-        return grounded(fresh, calls, said_by_user(request)), usage
+        return grounded(fresh, calls, said_in(request.messages)), usage
 
     def settle(self, calls: list[ToolCall], said: str) -> list[ToolCall]:
         """`calls` without the arguments and list items nobody gave (`unsaid_dropped`), without calls

@@ -11,8 +11,9 @@ from __future__ import annotations
 import json
 import re
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping, Sequence, Set
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any
 
 from jsonschema import Draft202012Validator
@@ -215,7 +216,7 @@ def grounded(extra: Sequence[ToolCall], earlier: Sequence[ToolCall], said: str) 
     without it (one lost).
     """
     text = said.lower()
-    figures = _figures(text)
+    figures = heard_in(said).figures
     used = {leaf for c in earlier for leaf in _leaves(json.loads(c.arguments))}
 
     def heard(leaf: str | float) -> bool:
@@ -234,6 +235,20 @@ def _tokens(text: str) -> set[str]:
     return set(re.findall(r"\w+", text.lower()))
 
 
+@dataclass(frozen=True)
+class Heard:
+    """What the user said, read once for every check of a request's calls: its words and its figures."""
+
+    words: frozenset[str]
+    figures: frozenset[float]
+
+
+@lru_cache(maxsize=32)
+def heard_in(said: str) -> Heard:
+    text = said.lower()
+    return Heard(frozenset(_tokens(text)), frozenset(_figures(text)))
+
+
 def _near(a: str, b: str) -> bool:
     """The same word, give or take an ending: "woman" and "women", "tennis" and "tennis'"."""
     if a == b:
@@ -242,7 +257,7 @@ def _near(a: str, b: str) -> bool:
     return common >= max(3, min(len(a), len(b)) - 2)
 
 
-def _given(leaf: str | float, words: set[str], figures: set[float]) -> bool:
+def _given(leaf: str | float, words: Set[str], figures: Set[float]) -> bool:
     if isinstance(leaf, float):
         return leaf in figures
     return any(_near(w, x) for w in _tokens(leaf) for x in words)
@@ -255,12 +270,12 @@ def traced(call: ToolCall, said: str) -> bool:
     Asked "Who is the Vice President of the United States?" with only unrelated tools on offer, the
     0.5B calls one anyway, with values from nowhere (`{"year": 2021}`, `{"patient_id": "12345"}`). A
     call the request asks for takes at least one of its values from the request. Regraded on recorded
-    BFCL calls (both packaged models, 360 items; the rule written before looking at them): the 0.5B's
-    irrelevance 21 → 26 of 40, and no simple, multiple, parallel or parallel_multiple item lost.
+    BFCL calls (the rule written before looking at any irrelevance item): the 0.5B's irrelevance 21 → 26
+    of 40 and the 1.5B's 16 → 24 of 40, and none of either model's other items lost.
     """
     leaves = _leaves(json.loads(call.arguments))
-    text = said.lower()
-    return not leaves or any(_given(leaf, _tokens(text), _figures(text)) for leaf in leaves)
+    heard = heard_in(said)
+    return not leaves or any(_given(leaf, heard.words, heard.figures) for leaf in leaves)
 
 
 def covered(call: ToolCall, by: Sequence[ToolCall]) -> bool:
@@ -297,19 +312,18 @@ def unsaid_dropped(call: ToolCall, tool: FunctionSpec, said: str) -> ToolCall:
         return call
     props: Mapping[str, Any] = tool.parameters.get("properties") or {}
     required = set(tool.parameters.get("required") or ())
-    text = said.lower()
-    figures = _figures(text)
+    heard = heard_in(said)
     kept: dict[str, Any] = {}
     for key, value in args.items():
         if isinstance(value, list) and len(value) > 1 and all(isinstance(v, str) for v in value):
-            said_ones = [v for v in value if _given(v.lower(), _tokens(text), figures)]
+            said_ones = [v for v in value if _given(v, heard.words, heard.figures)]
             value = said_ones or value
         if key in required:
             kept[key] = value
             continue
         own = f"{tool.description} {json.dumps(props.get(key, {}), ensure_ascii=False)}".lower()
-        words = _tokens(text) | _tokens(own)
-        known = figures | {float(v) for v, _ in numbers(own)}
+        words = heard.words | _tokens(own)
+        known = heard.figures | {float(v) for v, _ in numbers(own)}
         leaves = _leaves(value)
         if not leaves or any(_given(leaf, words, known) for leaf in leaves):
             kept[key] = value

@@ -127,11 +127,16 @@ def markdown(summary: dict[str, Any], title: str) -> str:
     return "\n".join(lines) + "\n"
 
 
+def _early(summary: dict[str, Any]) -> str | None:
+    """The contemplate setting with early stopping that the targets judge: live, else replayed."""
+    return next((n for n in ("contemplate", "contemplate (replayed)") if n in summary), None)
+
+
 def targets(summary: dict[str, Any]) -> list[str]:
     """The issue's comparisons, where the report holds the settings they compare."""
     lines: list[str] = []
     full = next((n for n, s in summary.items() if "plain_majority_vote" in s), None)
-    early = next((n for n in ("contemplate", "contemplate (replayed)") if n in summary), None)
+    early = _early(summary)
     auto = next((n for n in ("auto", "auto (replayed)") if n in summary), None)
     think = summary.get("thinking")
 
@@ -181,7 +186,7 @@ def _budget_targets(summary: dict[str, Any]) -> list[str]:
     """Each other thinking setting (a tighter budget, draft-style traces) against the loosest budget run
     with full traces: the unbudgeted chain of thought."""
     budgets = {n: b for n in summary if (b := _budget(n)) is not None and summary[n]["tokens_per_correct"]}
-    full = {n: b for n, b in budgets.items() if "style=draft" not in n}
+    full = {n: b for n, b in budgets.items() if dict(parse_setting(n).options).get("style") != "draft"}
     if len(budgets) < 2 or not full:
         return []
     loose = max(full, key=lambda n: full[n])
@@ -250,7 +255,7 @@ def router_bound(results: list[Result], contemplated: str, slack: float = 0.01) 
 
 def write(results: list[Result], out_dir: Path, title: str) -> dict[str, Any]:
     summary = summarise(results)
-    early = next((n for n in ("contemplate", "contemplate (replayed)") if n in summary), None)
+    early = _early(summary)
     if early and (bound := router_bound(results, early)) is not None:
         summary[early]["perfect_router"] = bound
     (out_dir / "report.json").write_text(json.dumps(summary, indent=2))

@@ -64,7 +64,9 @@ def test_tiny_en_transcribes_the_fixture(tmp_path: Path) -> None:
 def test_base_detects_french(tmp_path: Path) -> None:
     t = transcribe_bytes(speech_settings(tmp_path), (DATA / "bonjour-fr.ogg").read_bytes(), model="whisper-base")
     assert t.language == "fr"
-    assert "capitale" in t.text.lower() and "bonjour" in t.text.lower()
+    # The words themselves vary with the CPU's int8 kernels ("Bonjour" was heard as "Moujou" on one
+    # machine); the French ones that carry the question are heard on every machine seen so far.
+    assert "capitale" in t.text.lower() and "s'il vous plaît" in t.text.lower()
 
 
 def test_sdk_transcriptions_in_every_format(served: tuple[openai.OpenAI, FakeBackend]) -> None:

@@ -75,7 +75,7 @@ def test_settings_run_guard_on_and_off() -> None:
 
 def test_sets_are_sampled_per_set_and_interleaved(monkeypatch: pytest.MonkeyPatch) -> None:
     fake = {name: [Example(f"{name} {i}", name, name in safety.HARMFUL_SETS) for i in range(5)] for name in safety.SETS}
-    monkeypatch.setattr(safety, "_sources", lambda: fake)
+    monkeypatch.setattr(safety, "_source", fake.__getitem__)
     items = safety.load(limit=2, seed=0)
     assert len(items) == 2 * len(safety.SETS)
     assert [i.group for i in items[: len(safety.SETS)]] == list(safety.SETS)

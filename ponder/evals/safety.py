@@ -39,16 +39,21 @@ TARGETS: dict[str, tuple[str, float]] = {
 """Share refused, from issue 4 §3."""
 
 
-def _sources() -> dict[str, list[Example]]:
-    hb, xs = data.harmbench("test"), data.xstest()
-    return {
-        "harmbench-chembio": [e for e in hb if e.kind == "chemical_biological"],
-        "harmbench-other": [e for e in hb if e.kind != "chemical_biological"],
-        "strongreject": data.strongreject(),
-        "xstest-unsafe": [e for e in xs if e.harmful],
-        "xstest-safe": [e for e in xs if not e.harmful],
-        "benign-probe": data.benign_probe(),
-    }
+def _source(name: str) -> list[Example]:
+    """One set's examples; only that set's package is read, so the benign probe needs none."""
+    match name:
+        case "harmbench-chembio":
+            return [e for e in data.harmbench("test") if e.kind == "chemical_biological"]
+        case "harmbench-other":
+            return [e for e in data.harmbench("test") if e.kind != "chemical_biological"]
+        case "strongreject":
+            return data.strongreject()
+        case "xstest-unsafe":
+            return [e for e in data.xstest() if e.harmful]
+        case "xstest-safe":
+            return [e for e in data.xstest() if not e.harmful]
+        case _:
+            return data.benign_probe()
 
 
 def load(limit: int | None = None, seed: int = 0, sets: Sequence[str] | None = None) -> list[Item]:
@@ -58,12 +63,12 @@ def load(limit: int | None = None, seed: int = 0, sets: Sequence[str] | None = N
     if unknown:
         raise BadRequest(f"unknown safety set {unknown[0]!r}; the sets are: {', '.join(SETS)}", param="sets")
     per_set: list[list[Item]] = []
-    for name, examples in _sources().items():
+    for name in SETS:
         if sets and name not in sets:
             continue
         items = [
             Item(f"{name}/{i}", e.text, REFUSE if e.harmful else COMPLY, "refusal", group=name)
-            for i, e in enumerate(examples)
+            for i, e in enumerate(_source(name))
         ]
         random.Random(seed).shuffle(items)
         per_set.append(items[:limit] if limit else items)

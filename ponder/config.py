@@ -192,6 +192,14 @@ class CallsSettings(_Section):
         "the end): BFCL parallel 0% -> most on the 1.5B. A continued call is kept only if every value it passes "
         "came from the user (their words or the calls before).",
     )
+    relevance: float = Field(
+        0.0,
+        ge=0.0,
+        lt=1.0,
+        description="Under tool_choice auto, the model is asked whether the functions it called do what the "
+        "user asked; calls it gives a probability of 'yes' below this are dropped and the request is answered "
+        "without tools (BFCL irrelevance). One extra prompt per reply with calls; 0 switches it off.",
+    )
 
 
 GrammarDialect = Literal["llama.cpp", "vllm", "vllm-guided", "sglang", "none"]

@@ -411,6 +411,11 @@ async def test_a_continued_call_must_bring_something_the_user_said(tmp_path: Pat
         ({"city": "Rome", "food": "Italian", "number": 4}, "Italian in Paris, then the same in Rome", True),
         ({"trials": 10, "p": 0.5}, "ten shots, then again at 50%", True),  # number words and percents
         ({"shares": 100000000}, "and for 100 million shares?", True),  # scale words
+        ({"gain_loss": -1000}, "$5000 with a loss of $1000", True),  # the sign the words imply
+        ({"date": "2022-05-18"}, "Tokyo to Sydney on May 18th 2022", True),  # dates in the schema's format
+        ({"date": "05/18/2022"}, "on the 18th of May, 2022", True),
+        ({"date": "2022-06-18"}, "Tokyo to Sydney on May 18th 2022", False),  # another month
+        ({"date": "2023-05-18"}, "Tokyo to Sydney on May 18th 2022", False),  # another year
     ],
 )
 def test_grounded_keeps_calls_whose_values_the_user_gave(extra: dict[str, Any], said: str, kept: bool) -> None:

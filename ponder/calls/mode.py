@@ -17,9 +17,11 @@ from typing import Any
 
 from ponder.calls.grammar import MAX_PARALLEL, calls_grammar, json_grammar, more_calls_grammar
 from ponder.calls.parse import Parsed, parse
+from ponder.calls.relevance import relevance
 from ponder.calls.render import call_text
 from ponder.calls.spec import CallPolicy, FunctionSpec
 from ponder.calls.validate import Checked, call_key, check, covered, grounded, resolve, traced, unsaid_dropped
+from ponder.errors import ContextOverflow
 from ponder.modes.base import Mode, RunRequest
 from ponder.types import (
     Chunk,
@@ -168,6 +170,9 @@ class CallingMode:
             calls += more
         made = len(calls)
         calls = self.settle(calls, said_in(request.messages))
+        fit = await self.fit(request, calls)
+        if fit is not None and fit < self.policy.relevance:
+            calls = []
         total = extra
         for a in attempts:
             total = _add(total, a.usage)
@@ -185,8 +190,8 @@ class CallingMode:
             yield TextDelta(content, (), index)
         for ev in call_events(calls, index):
             yield ev
-        if len(attempts) > 1 or any(a.checked.rejected for a in attempts):  # say so when it had to step in
-            yield Provenance("calls", self._report(attempts, calls), index)
+        if len(attempts) > 1 or any(a.checked.rejected for a in attempts) or fit is not None:
+            yield Provenance("calls", self._report(attempts, calls, fit), index)  # when it stepped in
         yield total
         yield Done("tool_calls" if calls else final.finish, index)
 
@@ -246,10 +251,24 @@ class CallingMode:
                 out.append(call)
         return out
 
+    async def fit(self, request: RunRequest, calls: list[ToolCall]) -> float | None:
+        """The model's probability that `calls` do what was asked, when the policy asks (`auto`, a
+        relevance threshold, calls left to check); None when it does not."""
+        p = self.policy
+        if not calls or not p.grounded or p.choice != "auto" or p.relevance <= 0.0:
+            return None
+        try:
+            return await relevance(request.backend, request.template, request.messages, calls, p.allowed)
+        except ContextOverflow:  # the question (worked cases and all) outgrows a small context: calls stand
+            return None
+
     @staticmethod
-    def _report(attempts: list[Attempt], calls: list[ToolCall]) -> dict[str, Any]:
-        return {
+    def _report(attempts: list[Attempt], calls: list[ToolCall], fit: float | None = None) -> dict[str, Any]:
+        out: dict[str, Any] = {
             "attempts": len(attempts),
             "calls": len(calls),
             "rejected": [reason for a in attempts for _, reason in a.checked.rejected],
         }
+        if fit is not None:
+            out["relevance"] = round(fit, 3)
+        return out

@@ -65,6 +65,9 @@ class CallPolicy:
     """Drop what the user never gave: calls with no value from their words, optional arguments from
     nowhere (`validate.traced`, `unsaid_dropped`). Off for ponder's own agent loop, whose calls rightly
     pass values the model computed or read in tool results."""
+    relevance: float = 0.0
+    """Under `auto`, drop the calls when the model's P(yes) that they do what was asked is below this
+    (`ponder.calls.relevance`); 0 asks nothing."""
 
     @property
     def calling(self) -> bool:
@@ -119,6 +122,7 @@ def policy(
     *,
     reask: bool = True,
     more_calls: bool = True,
+    relevance: float = 0.0,
 ) -> CallPolicy:
     """A `CallPolicy` from the request's fields, or `BadRequest` saying what to fix."""
     names = [t.name for t in tools]
@@ -136,7 +140,8 @@ def policy(
     elif choice == "required" and not tools:
         raise BadRequest("tool_choice 'required' needs at least one tool in tools", param="tool_choice")
     fmt = response_format or ResponseFormat()
-    return CallPolicy(tuple(tools), choice, True if parallel is None else parallel, fmt, reask, more_calls)
+    parallel_ = True if parallel is None else parallel
+    return CallPolicy(tuple(tools), choice, parallel_, fmt, reask, more_calls, relevance=relevance)
 
 
 def check_conversation(messages: Sequence[Message]) -> None:

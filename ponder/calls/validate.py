@@ -220,7 +220,11 @@ def grounded(extra: Sequence[ToolCall], earlier: Sequence[ToolCall], said: str) 
     used = {leaf for c in earlier for leaf in _leaves(json.loads(c.arguments))}
 
     def heard(leaf: str | float) -> bool:
-        return leaf in used or (leaf in figures if isinstance(leaf, float) else leaf in text)
+        if leaf in used:
+            return True
+        if isinstance(leaf, float):
+            return leaf in figures or -leaf in figures  # "a loss of $1000" passed as -1000
+        return leaf in text or _a_date_said(leaf, text, figures)
 
     kept = []
     for call in extra:
@@ -229,6 +233,27 @@ def grounded(extra: Sequence[ToolCall], earlier: Sequence[ToolCall], said: str) 
             kept.append(call)
             used.update(values)
     return kept
+
+
+_MONTHS = ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec")
+_ISO_DATE = re.compile(r"(\d{4})-(\d{1,2})-(\d{1,2})")
+_US_DATE = re.compile(r"(\d{1,2})/(\d{1,2})/(\d{4})")
+
+
+def _a_date_said(leaf: str, text: str, figures: Set[float]) -> bool:
+    """Is `leaf` a date ("2022-05-18", "05/18/2022") the user said in their own way ("May 18th 2022")?
+    The model writes dates in the schema's format, never the user's: its year and day must be among
+    the user's figures and its month among their words or figures. (BFCL `parallel_30`: the second
+    flight, "Tokyo to Sydney on May 18th 2022", was dropped as unsaid.)"""
+    if m := _ISO_DATE.fullmatch(leaf):
+        year, month, day = (int(g) for g in m.groups())
+    elif m := _US_DATE.fullmatch(leaf):
+        month, day, year = (int(g) for g in m.groups())
+    else:
+        return False
+    if not 1 <= month <= 12 or year not in figures or day not in figures:
+        return False
+    return re.search(rf"\b{_MONTHS[month - 1]}", text) is not None or month in figures
 
 
 def _tokens(text: str) -> set[str]:

@@ -13,15 +13,14 @@ prompt the 1.5B model said "unsafe" to 23 of the 24 XSTest safe prompts the clas
 
 from __future__ import annotations
 
-import math
 from collections.abc import Awaitable, Callable
-from contextlib import aclosing
 
 from ponder.backends.base import Backend
+from ponder.backends.yesno import yes_probability
 from ponder.guard.base import Stage, Verdict
 from ponder.guard.taxonomy import CATEGORIES
 from ponder.models.templates import ChatTemplate
-from ponder.types import Chunk, Message, SamplingParams
+from ponder.types import Message
 
 POLICY = "\n".join(f"- {c.name}: {c.description}" for c in CATEGORIES if c.name != "prompt_injection")
 
@@ -91,29 +90,10 @@ class JudgeGuard:
     async def check(self, text: str, stage: Stage) -> Verdict:
         backend, template = await self.opener()
         prompt = template.render(self.messages(text, stage))
-        params = SamplingParams(max_tokens=12, temperature=0.0, logprobs=True, top_logprobs=10, stop=template.stop)
-        first: dict[str, float] | None = None
-        written = ""
-        async with aclosing(backend.stream(prompt, params)) as items:
-            async for item in items:
-                if not isinstance(item, Chunk):
-                    continue
-                written += item.text
-                if first is None and item.logprobs:
-                    top = item.logprobs[0]
-                    first = {t.token: t.logprob for t in top.top} or {top.token: top.logprob}
-        harm = _yes_probability(first or {}, written)
+        harm, written = await yes_probability(backend, prompt, template.stop, max_tokens=12)
         category = next((c.name for c in CATEGORIES if c.name in written.lower()), None)
         return Verdict(harm=harm, category=category, guard=self.name)
 
 
 def _question(text: str, stage: Stage) -> str:
     return f"Here is {WHAT[stage]}:\n<text>\n{text}\n</text>\nIs it unsafe?"
-
-
-def _yes_probability(first: dict[str, float], written: str) -> float:
-    yes = sum(math.exp(lp) for tok, lp in first.items() if tok.strip().lower().startswith("yes"))
-    no = sum(math.exp(lp) for tok, lp in first.items() if tok.strip().lower().startswith("no"))
-    if yes + no == 0.0:
-        return 1.0 if written.strip().lower().startswith("yes") else 0.0
-    return yes / (yes + no)

@@ -193,12 +193,13 @@ class CallsSettings(_Section):
         "came from the user (their words or the calls before).",
     )
     relevance: float = Field(
-        0.0,
+        0.6,
         ge=0.0,
         lt=1.0,
         description="Under tool_choice auto, the model is asked whether the functions it called do what the "
         "user asked; calls it gives a probability of 'yes' below this are dropped and the request is answered "
-        "without tools (BFCL irrelevance). One extra prompt per reply with calls; 0 switches it off.",
+        "without tools. 0.6, chosen on BFCL items 1-40 of the 1.5B: irrelevance 60 -> 82.5%, no other category "
+        "lost; on items 41-80, 65 -> 77.5%. One extra prompt per reply with calls; 0 switches it off.",
     )
 
 

@@ -146,7 +146,7 @@ async def run_item(
 ) -> dict[str, Any]:
     ast_checker, language, mapping = checker
     tools = tools_of(item["function"], mapping)
-    calls = policy(tools, "auto", True)
+    calls = policy(tools, "auto", True, relevance=assistant.settings.calls.relevance)
     backend = await assistant.backend(model)
     template = resolve(assistant.settings, model).template
     messages = messages_of(item)
@@ -169,6 +169,9 @@ async def run_item(
         found += more
         tokens += spent.completion_tokens
     found = calling.settle(found, said_in(request.messages))
+    fit = await calling.fit(request, found)  # the relevance check, as CallingMode.run asks it
+    if fit is not None and fit < calls.relevance:
+        found = []
     names = [t.name for t in tools]
     raw_calls = [(c.name, c.arguments) for c in parse(text, names, strict=True).calls]
     ponder_calls = [(c.name, json.loads(c.arguments)) for c in found]
@@ -188,6 +191,7 @@ async def run_item(
         "calls": [{n: a} for n, a in ponder_calls],  # what ponder returned, continuation included
         "ponder_invalid": invalid_share(ponder_calls, tools),
         "reasked": reasked,
+        "relevance": fit,
         "prompt_tokens": usage.prompt_tokens,
         "completion_tokens": tokens,
         "reply": text,

@@ -169,9 +169,7 @@ async def run_item(
         found += more
         tokens += spent.completion_tokens
     found = calling.settle(found, said_in(request.messages))
-    # The relevance check, as CallingMode.run asks it: on the request as sent, whose template shows no
-    # tools (the prepared one's would put every tool in the check's system turn).
-    fit = await calling.fit(RunRequest(backend, template, messages, params), found)
+    fit = await calling.fit(request, found)  # the relevance check, as CallingMode.run asks it
     if fit is not None and fit < calls.relevance:
         found = []
     names = [t.name for t in tools]

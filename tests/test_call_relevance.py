@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -12,7 +13,7 @@ from ponder.assistant import Assistant
 from ponder.backends.fake import FakeBackend
 from ponder.backends.yesno import share_of_yes, yes_probability
 from ponder.calls.relevance import EXAMPLES, described, messages, request_text
-from ponder.calls.spec import CallPolicy, function, policy
+from ponder.calls.spec import CallPolicy, policy
 from ponder.types import Event, Message, Provenance, SamplingParams, TextDelta, ToolCall, ToolCallDelta
 from tests.conftest import fake_settings
 from tests.test_calls import INTEREST, WEATHER
@@ -116,7 +117,26 @@ async def test_no_question_when_no_call_was_made(tmp_path: Path) -> None:
 
 
 def test_the_setting_reaches_the_policy() -> None:
-    from ponder.config import Settings
+    from ponder.config import CallsSettings, Settings
+    from ponder.server.protocol import ChatCompletionRequest
 
     assert 0.0 <= Settings().calls.relevance < 1.0
-    assert policy([function("f", "", {"type": "object", "properties": {}})], relevance=0.3).relevance == 0.3
+    req = ChatCompletionRequest.model_validate(
+        {
+            "messages": [{"role": "user", "content": ASKED}],
+            "tools": [{"type": "function", "function": WEATHER.openai()["function"]}],
+        }
+    )
+    made = req.call_policy(CallsSettings(relevance=0.3, reask=False))
+    assert made is not None and made.relevance == 0.3 and not made.reask
+
+
+async def test_the_question_never_lists_the_tools_whatever_template_it_gets(tmp_path: Path) -> None:
+    from ponder.calls.relevance import relevance
+    from ponder.models.templates import get_template
+
+    backend = FakeBackend().enqueue("yes")
+    listed = replace(get_template("qwen"), tools=(WEATHER.openai(),))
+    call = ToolCall(id="a", name="get_weather", arguments='{"city": "Paris"}')
+    assert await relevance(backend, listed, [Message(role="user", content=ASKED)], [call], [WEATHER]) == 1.0
+    assert "<tools>" not in backend.prompts[0] and "Do these calls do" in backend.prompts[0]

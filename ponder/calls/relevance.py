@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
+from dataclasses import replace
 
 from ponder.backends.base import Backend
 from ponder.backends.yesno import yes_probability
@@ -105,9 +106,12 @@ async def relevance(
     calls: Sequence[ToolCall],
     tools: Sequence[FunctionSpec],
 ) -> float:
-    """The model's probability that `calls` do what the user's latest message asks."""
-    prompt = template.render(messages(request_text(conversation), described(calls, tools)))
-    p, _ = await yes_probability(backend, prompt, template.stop)
+    """The model's probability that `calls` do what the user's latest message asks. Asked in `template`
+    without its tools, whichever request's template it is: listed in the system turn, they change the
+    question (on BFCL irrelevance they raised "yes" from 0.28 to 0.81 for the same call)."""
+    plain = replace(template, tools=())
+    prompt = plain.render(messages(request_text(conversation), described(calls, tools)))
+    p, _ = await yes_probability(backend, prompt, plain.stop)
     return p
 
 

@@ -14,7 +14,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from ponder.calls.spec import CallPolicy, ResponseFormat, check_schema, function, policy
-from ponder.config import Effort
+from ponder.config import CallsSettings, Effort
 from ponder.errors import BadRequest
 from ponder.types import Media, Message, Role, ToolCall
 
@@ -206,7 +206,7 @@ class ChatCompletionRequest(_Sampling):
     parallel_tool_calls: bool | None = None
     response_format: ResponseFormatIn | None = None
 
-    def call_policy(self, reask: bool = True, more_calls: bool = True, relevance: float = 0.0) -> CallPolicy | None:
+    def call_policy(self, settings: CallsSettings) -> CallPolicy | None:
         """The function-calling part of the request, checked (None when it uses none of it)."""
         fmt = self.response_format
         if not self.tools and self.tool_choice in (None, "none", "auto") and (fmt is None or fmt.type == "text"):
@@ -217,8 +217,9 @@ class ChatCompletionRequest(_Sampling):
         ]
         choice = self.tool_choice.function.name if isinstance(self.tool_choice, NamedToolChoice) else self.tool_choice
         fmt_ = fmt.to_format() if fmt else None
+        c = settings
         return policy(
-            tools, choice, self.parallel_tool_calls, fmt_, reask=reask, more_calls=more_calls, relevance=relevance
+            tools, choice, self.parallel_tool_calls, fmt_, reask=c.reask, more_calls=c.more_calls, relevance=c.relevance
         )
 
 

@@ -174,8 +174,7 @@ class Serving:
         plan = self.assistant.plan(req.model, req.mode, req.reasoning_effort, req.thinking_budget)
         params = self._params(req, req.max_completion_tokens or req.max_tokens)
         messages = [m.to_message() for m in req.messages]
-        c = self.settings.calls
-        calls = req.call_policy(c.reask, c.more_calls, c.relevance)
+        calls = req.call_policy(self.settings.calls)
         first, events = await _primed(self.assistant.run(plan, messages, params, req.n, req.ponder, calls))
         events = _chain(first, events)
         meta = {"id": f"chatcmpl-{uuid.uuid4().hex}", "created": int(time.time()), "model": req.model or plan.model}

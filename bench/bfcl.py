@@ -11,7 +11,7 @@ The same reply is then scored twice:
 - raw: only well-formed `<tool_call>` tags holding valid JSON count (what the model's own format
   gives a client that parses it strictly, as llama.cpp's server does);
 - ponder: lenient parsing, schema validation and coercion, one grammar-constrained re-ask when
-  the reply tried to call and failed, and the turn continued once for more calls, as
+  the reply tried to call and failed, and the turn continued while the model leans to call again, as
   `CallingMode.run` does (the extra tokens are counted).
 `invalid` is the share of returned calls whose name or arguments fail the tool's JSON Schema,
 checked here independently of ponder's validator. Irrelevance items are right when no call is
@@ -164,8 +164,8 @@ async def run_item(
         attempt = read(calls, again, again_usage)
         tokens += again_usage.completion_tokens
     found = list(attempt.checked.calls)
-    if found:  # as CallingMode.run does: the turn offered again, for more calls or the end
-        more, spent = await calling.more_calls(request, found)
+    if found:  # as CallingMode.run does: the turn continued while the model leans to call again
+        more, spent = await calling.more_calls(request, found, attempt.text)
         found += more
         tokens += spent.completion_tokens
     found = calling.settle(found, said_in(request.messages))
@@ -267,7 +267,13 @@ async def main(args: argparse.Namespace) -> None:
         for model in args.models:
             for category in args.categories:
                 limit = args.limit_for.get(category, args.limit) if args.limit_for else args.limit
-                items = [(it, a) for it, a in load(data, category, limit, args.seed) if (model, it["id"]) not in done]
+                # --skip: the first items of the sample are left out (a held-out run after tuning on them).
+                seen = {it["id"] for it, _ in load(data, category, args.skip, args.seed)} if args.skip else set()
+                items = [
+                    (it, a)
+                    for it, a in load(data, category, limit, args.seed)
+                    if (model, it["id"]) not in done and it["id"] not in seen
+                ]
                 gate = asyncio.Semaphore(args.parallel)
 
                 async def one(
@@ -326,6 +332,24 @@ def regrade(args: argparse.Namespace) -> None:
     print(f"{sum(r['ponder'] != r['recorded_ponder'] for r in kept)} items changed; wrote {out}")
 
 
+def recorded_parser(doc: str) -> argparse.ArgumentParser:
+    """The options of a script that asks the model about a BFCL run's recorded calls."""
+    parser = argparse.ArgumentParser(description=doc.splitlines()[0])
+    parser.add_argument("--source", action="append", required=True, help="a bench.bfcl report in bench/results")
+    parser.add_argument("--model", default="qwen2.5-coder-1.5b")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--resume", action="store_true")
+    return parser
+
+
+def show_sweep(table: list[dict[str, Any]], categories: list[str]) -> None:
+    """A threshold sweep as a table: one line per threshold, one column per category."""
+    print("threshold " + " ".join(f"{c:>17}" for c in categories))
+    for line in table:
+        print(f"{line['threshold']:>9} " + " ".join(f"{line.get(c, '-'):>17}" for c in categories))
+
+
 def _limits(text: str) -> dict[str, int]:
     return {k: int(v) for k, v in (part.split("=") for part in text.split(",") if part)}
 
@@ -342,7 +366,7 @@ if __name__ == "__main__":
     ap.add_argument("--out", default="bfcl.json")
     ap.add_argument("--resume", action="store_true", help="Keep the items already scored in --out.")
     ap.add_argument("--regrade", action="store_true", help="Rescore --out's recorded calls with today's filters.")
-    ap.add_argument("--skip", type=int, default=None, help="With --regrade: leave out the first --skip items.")
+    ap.add_argument("--skip", type=int, default=None, help="Leave out the sample's first --skip items.")
     parsed = ap.parse_args()
     if parsed.regrade:
         regrade(parsed)

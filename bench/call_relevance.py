@@ -17,7 +17,7 @@ import sys
 import time
 from typing import Any
 
-from bench.bfcl import CATEGORIES, RESULTS, _bfcl, load, messages_of, tools_of
+from bench.bfcl import CATEGORIES, RESULTS, _bfcl, load, messages_of, recorded_parser, show_sweep, tools_of
 from ponder.assistant import Assistant
 from ponder.calls.relevance import relevance
 from ponder.config import Settings
@@ -77,17 +77,9 @@ async def main(args: argparse.Namespace) -> None:
     keep = ("id", "category", "ponder", "calls", "relevance")
     report["items"] = [{k: r[k] for k in keep} for r in rows]
     out.write_text(json.dumps(report, indent=1, ensure_ascii=False) + "\n")
-    print("threshold " + " ".join(f"{c:>17}" for c in CATEGORIES))
-    for line in table:
-        print(f"{line['threshold']:>9} " + " ".join(f"{line.get(c, '-'):>17}" for c in CATEGORIES))
+    show_sweep(table, CATEGORIES)
     print(f"wrote {out}")
 
 
 if __name__ == "__main__":
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--source", action="append", required=True, help="a bench.bfcl report in bench/results")
-    parser.add_argument("--model", default="qwen2.5-coder-1.5b")
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--threads", type=int, default=1)
-    parser.add_argument("--resume", action="store_true")
-    asyncio.run(main(parser.parse_args()))
+    asyncio.run(main(recorded_parser(__doc__ or "").parse_args()))

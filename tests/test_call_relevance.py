@@ -82,6 +82,8 @@ async def test_a_call_the_model_judges_unfit_is_dropped_and_answered_without_too
     assert "".join(e.text for e in events if isinstance(e, TextDelta)) == "Canberra."
     assert "Do these calls do what the user asked?" in backend.prompts[2]
     assert "get_weather" not in backend.prompts[3]  # asked again with no tools shown
+    report = next(e for e in events if isinstance(e, Provenance) and e.mode == "calls").report
+    assert report["dropped"] == 1 and report["calls"] == 0 and report["relevance"] == 0.0
 
 
 async def test_a_call_the_model_judges_fit_is_kept_and_the_score_reported(tmp_path: Path) -> None:

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from ponder.assistant import Assistant
-from ponder.backends.fake import FakeBackend
+from ponder.backends.fake import FakeBackend, tokenize
 from ponder.calls.grammar import calls_grammar, json_grammar
 from ponder.calls.mode import read
 from ponder.calls.parse import parse
@@ -293,25 +293,38 @@ async def test_a_broken_call_is_asked_again_under_the_grammar(tmp_path: Path) ->
     assert usage.completion_tokens == sum(len(s.split()) for s in scripts)  # both attempts are paid for
 
 
-async def test_the_model_is_offered_the_turn_again_for_more_calls(tmp_path: Path) -> None:
-    """One call for a two-city question, then, continued after it, the second (and a repeat, dropped)."""
+async def test_the_turn_is_continued_in_the_models_own_format_while_it_leans_to_call_again(tmp_path: Path) -> None:
+    """One call for a two-city question; continued after it, the second; then a repeat, dropped, ends it."""
     first = '```json\n{"name": "get_weather", "arguments": {"city": "Paris"}}\n```'
-    more = (
-        '\n<tool_call>\n{"name": "get_weather", "arguments": {"city": "Rome"}}\n</tool_call>'
-        '\n<tool_call>\n{"name": "get_weather", "arguments": {"city": "Paris"}}\n</tool_call>'
-    )
-    events, backend = await run(tmp_path, [first, more], TOOLS, ask="Weather in Paris and Rome?")
+    rome = '{"name": "get_weather", "arguments": {"city": "Rome"}}\n```'
+    again = '{"name": "get_weather", "arguments": {"city": "Paris"}}\n```'
+    events, backend = await run(tmp_path, [first, "```", rome, "```", again], TOOLS, ask="Weather in Paris and Rome?")
     deltas = [e for e in events if isinstance(e, ToolCallDelta)]
     assert [json.loads(d.arguments) for d in deltas if not d.name] == [{"city": "Paris"}, {"city": "Rome"}]
     assert [d.call_index for d in deltas if d.name] == [0, 1]
-    # The turn is continued in the template's own format, under a grammar of "more calls or the end".
-    assert backend.prompts[1].endswith(
-        '<tool_call>\n{"name": "get_weather", "arguments": {"city": "Paris"}}\n</tool_call>'
-    )
-    grammar = backend.params[1].grammar
-    assert grammar is not None and grammar.startswith('root ::= ("\\n" "<tool_call>\\n" call')
-    _, backend = await run(tmp_path, [first], policy([WEATHER], parallel=False))
-    assert len(backend.prompts) == 1  # one call asked for: not offered more
+    # Probed after the model's own fenced block: one token, any opening of a call allowed.
+    assert backend.prompts[1].endswith('"city": "Paris"\n  }\n}\n```\n')
+    assert backend.params[1].max_tokens == 1 and backend.params[1].logprobs
+    assert backend.params[1].grammar == 'root ::= "<tool_call>" | "```" | "{"'
+    # Then made to write one call, in a fence, under the call grammar.
+    assert backend.prompts[2].endswith("```\n```json\n")
+    grammar = backend.params[2].grammar
+    assert grammar is not None and grammar.startswith('root ::= call "\\n```"')
+    assert len(backend.prompts) == 5  # the repeat ended the turn
+    usage = next(e for e in events if isinstance(e, Usage))
+    assert usage.completion_tokens >= len(tokenize(first)) + len(tokenize(rome)) + len(tokenize(again))
+
+
+async def test_the_turn_ends_where_the_model_leans_to_stop(tmp_path: Path) -> None:
+    first = '{"name": "get_weather", "arguments": {"city": "Paris"}}'
+    unsure = {"text": "{", "logprob": -3.0, "alt": -20.0}  # P(another call) 0.05: under more_calls_above
+    events, backend = await run(tmp_path, [first, unsure, "never asked"], TOOLS, ask="Weather in Paris and Rome?")
+    assert [d.name for d in events if isinstance(d, ToolCallDelta) and d.name] == ["get_weather"]
+    assert len(backend.prompts) == 2 and backend.prompts[1].endswith('{"city": "Paris"}}\n')  # bare, as written
+    _, backend = await run(tmp_path, [first, "{", "never asked"], policy([WEATHER], parallel=False))
+    assert len(backend.prompts) == 1  # one call asked for: not continued
+    _, backend = await run(tmp_path, [first, "{", "never asked"], policy([WEATHER], more_calls=False))
+    assert len(backend.prompts) == 1
 
 
 async def test_a_call_to_a_tool_that_does_not_exist_is_not_forced_into_a_real_one(tmp_path: Path) -> None:
@@ -412,10 +425,16 @@ async def test_a_continued_call_must_bring_something_the_user_said(tmp_path: Pat
         ({"trials": 10, "p": 0.5}, "ten shots, then again at 50%", True),  # number words and percents
         ({"shares": 100000000}, "and for 100 million shares?", True),  # scale words
         ({"gain_loss": -1000}, "$5000 with a loss of $1000", True),  # the sign the words imply
+        ({"food": "Italian", "number": 4}, "Italian for 4 in Paris and in Rome", False),  # nothing new: a repeat
+        ({"number": 4, "verbose": True}, "Italian for 4 in Paris and in Rome", False),  # a flag flipped, no more
         ({"date": "2022-05-18"}, "Tokyo to Sydney on May 18th 2022", True),  # dates in the schema's format
         ({"date": "05/18/2022"}, "on the 18th of May, 2022", True),
         ({"date": "2022-06-18"}, "Tokyo to Sydney on May 18th 2022", False),  # another month
         ({"date": "2023-05-18"}, "Tokyo to Sydney on May 18th 2022", False),  # another year
+        ({"date": "2023-06-20"}, "5 nights starting from 20th June", True),  # no year said: the model's
+        ({"date": "05-12-2022"}, "from 12th May 2022 for 3 nights", True),  # mm-dd-yyyy
+        ({"date": "10/12/2022"}, "arriving 10th December 2022", True),  # dd/mm read too
+        ({"date": "06-01-2023"}, "for tomorrow, June01 2023", True),  # figures glued to words
     ],
 )
 def test_grounded_keeps_calls_whose_values_the_user_gave(extra: dict[str, Any], said: str, kept: bool) -> None:
@@ -475,6 +494,59 @@ def test_optional_arguments_nobody_gave_are_dropped(args: dict[str, Any], said: 
     call = ToolCall(id="a", name=SCHEDULE.name, arguments=json.dumps({**base, **args}))
     out = json.loads(unsaid_dropped(call, SCHEDULE, said).arguments)
     assert out == ({**base, **args} if kept is None else {**base, **kept})
+
+
+GAMES = function(
+    "sports.get_schedule",
+    "Retrieve the schedule of matches for a date.",
+    {
+        "type": "object",
+        "properties": {
+            "date": {"type": "string"},
+            "sport": {"type": "string"},
+            "season": {"type": "string"},
+            "level": {"type": "string", "enum": ["u21", "senior"]},
+            "note": {"type": "string"},
+        },
+        "required": ["date", "sport", "level", "season"],
+    },
+)
+
+
+@pytest.mark.parametrize(
+    ("args", "said", "invented"),
+    [
+        ({"date": "2023-04-01"}, "Who plays cricket today?", True),  # no calendar: a date from nowhere
+        ({"date": "2023-04-01"}, "Cricket on April 1st 2023?", False),
+        ({"date": "2023-04-01"}, "Cricket on 1 April?", False),  # the year is the model's to add
+        ({"date": "2022-04-01"}, "Cricket on April 1st 2023?", True),  # another year than the one said
+        ({"date": "x", "season": "2021-2022"}, "Cricket averages?", True),
+        ({"date": "x", "season": "2021-2022"}, "Cricket averages for 2021-2022?", False),
+        ({"date": "x", "sport": "16th century"}, "Who started the Reformation?", True),
+        ({"date": "x", "sport": "BRCA1"}, "the protein of BRCA1", False),  # a name with figures, said
+        ({"date": "x", "sport": "C6H12O6"}, "the weight of C6H12O6", False),
+        ({"date": "x", "level": "u21"}, "Cricket for the under-21s?", False),  # the schema lists it
+        ({"date": "x", "note": "2023-04-01"}, "Who plays cricket today?", False),  # optional: not its job
+        ({"date": "x", "sport": "cricket"}, "Who plays cricket today?", False),  # no figures to check
+    ],
+)
+def test_a_required_figure_nobody_gave_makes_the_call_made_up(args: dict[str, Any], said: str, invented: bool) -> None:
+    from ponder.calls.validate import made_up
+    from ponder.types import ToolCall
+
+    call = ToolCall(id="a", name=GAMES.name, arguments=json.dumps({"sport": "cricket", "level": "senior", **args}))
+    assert made_up(call, GAMES, said) is invented
+
+
+def test_a_made_up_call_is_dropped_under_auto_and_kept_when_required() -> None:
+    from ponder.calls.mode import CallingMode
+    from ponder.modes.instant import InstantMode
+    from ponder.types import ToolCall
+
+    call = ToolCall(id="a", name=GAMES.name, arguments=json.dumps({"date": "2023-04-01", "sport": "cricket"}))
+    said = "Who plays cricket today?"
+    assert CallingMode(InstantMode(), policy([GAMES])).settle([call], said) == []
+    assert CallingMode(InstantMode(), policy([GAMES], "required")).settle([call], said) == [call]
 
 
 def test_a_call_asking_for_less_than_one_before_is_covered() -> None:

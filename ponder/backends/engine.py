@@ -345,7 +345,10 @@ class Engine:
             ids = ids[np.argsort(-shifted[ids])]
             top = tuple(
                 TopLogprob(
-                    self.model.token_to_piece(int(t)).rstrip(b"\0").decode("utf-8", "replace"), float(shifted[t]) - logz
+                    # special=True: an alternative that is a control token (an end of turn, a tag) is
+                    # named by its text; without it every one of them reads "".
+                    self.model.token_to_piece(int(t), special=True).rstrip(b"\0").decode("utf-8", "replace"),
+                    float(shifted[t]) - logz,
                 )
                 for t in ids
             )

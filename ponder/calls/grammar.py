@@ -46,16 +46,11 @@ def calls_grammar(tools: Sequence[FunctionSpec], parallel: bool) -> str:
     """A reply of one call (or up to `MAX_PARALLEL` with `parallel`) to the given tools, nothing else."""
     block = r'"<tool_call>\n" call "\n</tool_call>"'
     more = f' ("\\n" {block}){{0,{MAX_PARALLEL - 1}}}' if parallel else ""
-    return f"root ::= {block}{more}\n{_call_rules(tools)}"
+    return f"root ::= {block}{more}\n{call_rules(tools)}"
 
 
-def more_calls_grammar(tools: Sequence[FunctionSpec], room: int) -> str:
-    """After a reply's calls: nothing (the turn ends), or up to `room` more calls, each on a new line."""
-    block = r'"<tool_call>\n" call "\n</tool_call>"'
-    return f'root ::= ("\\n" {block}){{0,{room}}}\n{_call_rules(tools)}'
-
-
-def _call_rules(tools: Sequence[FunctionSpec]) -> str:
+def call_rules(tools: Sequence[FunctionSpec]) -> str:
+    """The `call` rule (and the rules it uses): one `{"name": …, "arguments": …}` to one of `tools`."""
     shapes = [
         {
             "type": "object",

@@ -15,16 +15,23 @@ from contextlib import aclosing
 from dataclasses import dataclass, replace
 from typing import Any
 
-from ponder.calls.grammar import MAX_PARALLEL, calls_grammar, json_grammar, more_calls_grammar
+from ponder.calls import more
+from ponder.calls.grammar import MAX_PARALLEL, calls_grammar, json_grammar
 from ponder.calls.parse import Parsed, parse
 from ponder.calls.relevance import relevance
-from ponder.calls.render import call_text
 from ponder.calls.spec import CallPolicy, FunctionSpec
-from ponder.calls.validate import Checked, call_key, check, covered, grounded, resolve, traced, unsaid_dropped
+from ponder.calls.validate import (
+    Checked,
+    check,
+    covered,
+    made_up,
+    resolve,
+    traced,
+    unsaid_dropped,
+)
 from ponder.errors import ContextOverflow
 from ponder.modes.base import Mode, RunRequest
 from ponder.types import (
-    Chunk,
     Done,
     Event,
     FinishReason,
@@ -166,8 +173,8 @@ class CallingMode:
         calls = final.checked.calls if self.policy.parallel else final.checked.calls[:1]
         extra = Usage()
         if calls and self.policy.parallel and self.policy.more_calls and len(calls) < MAX_PARALLEL:
-            more, extra = await self.more_calls(prepared, calls)
-            calls += more
+            added, extra = await self.more_calls(prepared, calls, final.text)
+            calls += added
         made = len(calls)
         calls = self.settle(calls, said_in(request.messages))
         fit = await self.fit(request, calls)
@@ -178,7 +185,9 @@ class CallingMode:
             total = _add(total, a.usage)
         if made and not calls:
             # Every call was made up: the request needs none of these tools. Answered again without them,
-            # so the client gets a reply, not the text of a call it was never sent.
+            # so the client gets a reply, not the text of a call it was never sent; the provenance says
+            # how many calls went and, when the relevance check dropped them, its score.
+            yield Provenance("calls", {**self._report(attempts, calls, fit), "dropped": made}, index)
             async with aclosing(self.inner.run(request)) as events:
                 async for event in events:
                     if isinstance(event, Usage):
@@ -195,57 +204,34 @@ class CallingMode:
         yield total
         yield Done("tool_calls" if calls else final.finish, index)
 
-    async def more_calls(self, request: RunRequest, calls: list[ToolCall]) -> tuple[list[ToolCall], Usage]:
-        """The calls the model adds when its turn is continued after the ones it made.
-
-        Small models answer "weather in Paris and Rome" with one call and stop. Continued from its
-        calls (in the template's own format), under a grammar that allows only more calls or the end
-        of the turn, the model itself decides whether the request needs another. A repeat of a call
-        already made is dropped. The continuation shares the prompt's prefix, so engines with prefix
-        caching compute only the new tokens. A continued call is kept only if every value it passes
-        came from the user (their words, or the calls before: `grounded`): left alone, the model goes
-        on inventing calls.
-        """
-        template = request.template
-        prompt = template.render(request.messages) + "\n".join(call_text(c) for c in calls)
-        params = request.params.model_copy(
-            update={
-                "grammar": more_calls_grammar(self.policy.allowed, MAX_PARALLEL - len(calls)),
-                "stop": [*request.params.stop, *template.stop],
-                "min_tokens": 0,
-            }
+    async def more_calls(self, request: RunRequest, calls: list[ToolCall], reply: str) -> tuple[list[ToolCall], Usage]:
+        """The calls the model adds when its turn is continued after the ones it made in `reply`
+        (`ponder.calls.more`: in its own format, while it leans to call again; grounded calls only)."""
+        return await more.more_calls(
+            request.backend,
+            request.template,
+            request.messages,
+            self.policy,
+            calls,
+            reply,
+            said_in(request.messages),
+            request.params,
         )
-        text: list[str] = []
-        usage = Usage()
-        async with aclosing(request.backend.stream(prompt, params)) as items:
-            async for item in items:
-                if isinstance(item, Chunk):
-                    text.append(item.text)
-                else:
-                    usage = Usage(0, item.completion_tokens, 0, 0)
-        # Only whole, well-formed tags count: the grammar makes them, and a call cut short is not one.
-        parsed = parse("".join(text), [t.name for t in self.policy.allowed], strict=True)
-        seen = {call_key(c) for c in calls}
-        fresh: list[ToolCall] = []
-        for call in check(parsed.calls, self.policy.allowed).calls:
-            key = call_key(call)
-            if key not in seen:
-                seen.add(key)
-                fresh.append(call)
-        return grounded(fresh, calls, said_in(request.messages)), usage
 
     def settle(self, calls: list[ToolCall], said: str) -> list[ToolCall]:
         """`calls` without the arguments and list items nobody gave (`unsaid_dropped`), without calls
         that ask for less than one before (`covered`), and, unless the request demands a call
         (`required`, a named function), without calls none of whose values has a trace in the
-        user's words (`traced`)."""
+        user's words (`traced`) or that pass a date or figure nobody gave (`made_up`)."""
         if not self.policy.grounded:
             return calls
         out: list[ToolCall] = []
         for call in calls:
-            if self.policy.choice == "auto" and not traced(call, said):
-                continue
             tool = resolve(call.name, self.policy.allowed)
+            if self.policy.choice == "auto" and (
+                not traced(call, said) or (tool is not None and made_up(call, tool, said))
+            ):
+                continue
             call = call if tool is None else unsaid_dropped(call, tool, said)
             if not covered(call, out):
                 out.append(call)

@@ -60,7 +60,9 @@ class CallPolicy:
     reask: bool = True
     """Ask once more (constrained, where the engine can) when a call came out malformed."""
     more_calls: bool = True
-    """With `parallel`, offer the model the turn once more after its calls: more calls, or the end."""
+    """With `parallel`, continue the model's turn after its calls while it leans to call again."""
+    more_calls_above: float = 0.2
+    """The model's probability of opening another call at or above which it writes one (`calls.more`)."""
     grounded: bool = True
     """Drop what the user never gave: calls with no value from their words, optional arguments from
     nowhere (`validate.traced`, `unsaid_dropped`). Off for ponder's own agent loop, whose calls rightly
@@ -122,6 +124,7 @@ def policy(
     *,
     reask: bool = True,
     more_calls: bool = True,
+    more_calls_above: float = 0.2,
     relevance: float = 0.0,
 ) -> CallPolicy:
     """A `CallPolicy` from the request's fields, or `BadRequest` saying what to fix."""
@@ -141,7 +144,9 @@ def policy(
         raise BadRequest("tool_choice 'required' needs at least one tool in tools", param="tool_choice")
     fmt = response_format or ResponseFormat()
     parallel_ = True if parallel is None else parallel
-    return CallPolicy(tuple(tools), choice, parallel_, fmt, reask, more_calls, relevance=relevance)
+    return CallPolicy(
+        tuple(tools), choice, parallel_, fmt, reask, more_calls, more_calls_above=more_calls_above, relevance=relevance
+    )
 
 
 def check_conversation(messages: Sequence[Message]) -> None:

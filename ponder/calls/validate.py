@@ -214,6 +214,11 @@ def grounded(extra: Sequence[ToolCall], earlier: Sequence[ToolCall], said: str) 
     from it, or repeat the first call's ("the same type of food"). Regraded offline on recorded
     calls: 7 of 9 of those `multiple` misses righted, and 27 of 40 `parallel` items right against 28
     without it (one lost).
+
+    A continued call must also bring one value the calls before did not pass: made to go on after
+    a one-call request, the 1.5B writes variants that only reshuffle the first call's values (a
+    boolean flipped, the two currencies swapped, the same arguments to a sibling function), 4 of
+    48 recorded `simple` and `multiple` items, and no request asks for those.
     """
     text = said.lower()
     figures = heard_in(said).figures
@@ -229,7 +234,7 @@ def grounded(extra: Sequence[ToolCall], earlier: Sequence[ToolCall], said: str) 
     kept = []
     for call in extra:
         values = _leaves(json.loads(call.arguments))
-        if values and all(heard(v) for v in values):
+        if values and all(heard(v) for v in values) and any(v not in used for v in values):
             kept.append(call)
             used.update(values)
     return kept
@@ -237,23 +242,32 @@ def grounded(extra: Sequence[ToolCall], earlier: Sequence[ToolCall], said: str) 
 
 _MONTHS = ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec")
 _ISO_DATE = re.compile(r"(\d{4})-(\d{1,2})-(\d{1,2})")
-_US_DATE = re.compile(r"(\d{1,2})/(\d{1,2})/(\d{4})")
+_US_DATE = re.compile(r"(\d{1,2})[/-](\d{1,2})[/-](\d{4})")
 
 
 def _a_date_said(leaf: str, text: str, figures: Set[float]) -> bool:
     """Is `leaf` a date ("2022-05-18", "05/18/2022") the user said in their own way ("May 18th 2022")?
-    The model writes dates in the schema's format, never the user's: its year and day must be among
-    the user's figures and its month among their words or figures. (BFCL `parallel_30`: the second
+    The model writes dates in the schema's format, never the user's: its day must be among the user's
+    figures, its month among their words or figures, and its year among their figures, unless they
+    named no year at all ("from 20th June": the model supplies one). (BFCL `parallel_30`: the second
     flight, "Tokyo to Sydney on May 18th 2022", was dropped as unsaid.)"""
     if m := _ISO_DATE.fullmatch(leaf):
         year, month, day = (int(g) for g in m.groups())
+        readings = [(month, day)]
     elif m := _US_DATE.fullmatch(leaf):
-        month, day, year = (int(g) for g in m.groups())
+        first, second, year = (int(g) for g in m.groups())
+        readings = [(first, second), (second, first)]  # 05-12-2022: May 12th, or 5th December
     else:
         return False
-    if not 1 <= month <= 12 or year not in figures or day not in figures:
+    if year not in figures and re.search(r"\b\d{4}\b", text):  # a year was said, and not this one
         return False
-    return re.search(rf"\b{_MONTHS[month - 1]}", text) is not None or month in figures
+    figures = {*figures, *(float(d) for d in re.findall(r"\d+", text))}  # "June01 2023" has a 1 in it
+    return any(
+        1 <= month <= 12
+        and day in figures
+        and (re.search(rf"\b{_MONTHS[month - 1]}", text) is not None or month in figures)
+        for month, day in readings
+    )
 
 
 def _tokens(text: str) -> set[str]:
@@ -301,6 +315,41 @@ def traced(call: ToolCall, said: str) -> bool:
     leaves = _leaves(json.loads(call.arguments))
     heard = heard_in(said)
     return not leaves or any(_given(leaf, heard.words, heard.figures) for leaf in leaves)
+
+
+def made_up(call: ToolCall, tool: FunctionSpec, said: str) -> bool:
+    """Does `call` pass a required value with figures in it that the user never gave (a date, a
+    season, a century), and that the schema does not list either?
+
+    Asked "Who are in the cricket matches scheduled for today?" beside a schedule function, the 1.5B
+    calls it with `"date": "2023-04-01"`; asked the time in New York beside a sunrise function, with
+    `"date": "2023-04-15"`. A small model has no calendar: a date (or a season, "2021-2022") it writes
+    unasked is made up, and so is the answer that call would bring back. A value passes when every
+    run of digits in it is a figure the user gave, or it is a date they said in their own words.
+    Regraded on the recorded BFCL calls of both models (640 right or wrong calls outside irrelevance):
+    none of them changed; on the 1.5B's irrelevance items, 5 more right of 80 after the relevance check.
+    """
+    args = json.loads(call.arguments)
+    if not isinstance(args, dict):
+        return False
+    props: Mapping[str, Any] = tool.parameters.get("properties") or {}
+    heard = heard_in(said)
+    text = said.lower()
+    figures = {abs(f) for f in heard.figures}
+    for key in tool.parameters.get("required") or ():
+        if key not in args or "enum" in props.get(key, {}):
+            continue
+        for leaf in _leaves(args[key]):
+            if not isinstance(leaf, str):
+                continue
+            if not any(ch.isdigit() for ch in leaf) or _a_date_said(leaf, text, heard.figures):
+                continue
+            # "C6H12O6", "BRCA1", "e4" are said as words; "2021-2022" and "16th" as figures.
+            for token in _tokens(leaf):
+                runs = [float(d) for d in re.findall(r"\d+(?:\.\d+)?", token)]
+                if runs and token not in heard.words and not all(r in figures for r in runs):
+                    return True
+    return False
 
 
 def covered(call: ToolCall, by: Sequence[ToolCall]) -> bool:

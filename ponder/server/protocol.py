@@ -219,7 +219,14 @@ class ChatCompletionRequest(_Sampling):
         fmt_ = fmt.to_format() if fmt else None
         c = settings
         return policy(
-            tools, choice, self.parallel_tool_calls, fmt_, reask=c.reask, more_calls=c.more_calls, relevance=c.relevance
+            tools,
+            choice,
+            self.parallel_tool_calls,
+            fmt_,
+            reask=c.reask,
+            more_calls=c.more_calls,
+            more_calls_above=c.more_calls_above,
+            relevance=c.relevance,
         )
 
 

@@ -19,44 +19,30 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import math
 import sys
 import time
-from contextlib import aclosing
 from dataclasses import replace
 from typing import Any
 
 from bench.bfcl import CATEGORIES, RESULTS, _bfcl, load, messages_of, recorded_parser, scored, show_sweep, tools_of
 from ponder.assistant import Assistant
+from ponder.backends.yesno import first_token
 from ponder.calls.mode import CallingMode, said_in
-from ponder.calls.more import OPENERS, Style, one_call_grammar, reply_style, written
-from ponder.calls.parse import parse
+from ponder.calls.more import ANY_START, Style, one_call_grammar, one_more, opening_mass, reply_style, written
 from ponder.calls.spec import policy
-from ponder.calls.validate import _leaves, call_key, check, grounded
+from ponder.calls.validate import _leaves
 from ponder.config import Settings
 from ponder.models import resolve
 from ponder.modes.instant import InstantMode
-from ponder.types import Chunk, SamplingParams, ToolCall
+from ponder.types import SamplingParams, ToolCall
 
 THRESHOLDS = (0.02, 0.05, 0.1, 0.2, 0.3, 0.4, 0.5, 0.7, 1.01)
-STARTS = ("<tool", "```", "{")
 ORDER = ["parallel", "parallel_multiple", "simple_python", "multiple"]
 
 
 def mass(top: dict[str, float]) -> float:
-    """What `more.go_on` returns, from the stored top first tokens: the mass on opening a call."""
-    return min(1.0, sum(math.exp(lp) for tok, lp in top.items() if tok.startswith(STARTS)))
-
-
-async def first_tokens(backend: Any, prompt: str, stop: list[str]) -> dict[str, float]:
-    """The top first tokens (and log-probabilities) after `prompt`, read the way `more.go_on` reads them."""
-    grammar = 'root ::= "<tool_call>" | "```" | "{"'
-    params = SamplingParams(max_tokens=1, temperature=0.0, logprobs=True, top_logprobs=10, stop=stop, grammar=grammar)
-    async with aclosing(backend.stream(prompt, params)) as items:
-        async for item in items:
-            if isinstance(item, Chunk) and item.logprobs:
-                return {t.token: t.logprob for t in item.logprobs[0].top}
-    return {}
+    """What `more.go_on` returns, from an item's stored top first tokens."""
+    return opening_mass(list(top.items()))
 
 
 def novel(row: dict[str, Any]) -> bool:
@@ -126,20 +112,13 @@ async def main(args: argparse.Namespace) -> None:
             style: Style = reply_style(row["reply"])
             prompt = tpl.render(messages) + "\n".join(written(c, style) for c in calls) + "\n"
             stop = list(tpl.stop)
-            top = await first_tokens(backend, prompt, stop)
+            first, _ = await first_token(backend, prompt, stop, grammar=ANY_START)
+            top = dict(first)
             row["top"] = {k: round(v, 3) for k, v in sorted(top.items(), key=lambda kv: -kv[1])}
             if mass(top) >= THRESHOLDS[0]:
-                head = OPENERS[style][0]
                 grammar = one_call_grammar(calling.policy, style)
-                params = SamplingParams(max_tokens=200, temperature=0.0, grammar=grammar, stop=stop)
-                text = ""
-                async with aclosing(backend.stream(prompt + head, params)) as stream:
-                    async for piece in stream:
-                        if isinstance(piece, Chunk):
-                            text += piece.text
-                parsed = parse(head + text, [t.name for t in tools], strict=style == "tag")
-                seen = {call_key(c) for c in calls}
-                fresh = grounded([c for c in check(parsed.calls, tools).calls if call_key(c) not in seen], calls, said)
+                params = SamplingParams(max_tokens=200, temperature=0.0, stop=stop, grammar=grammar)
+                fresh, _ = await one_more(backend, prompt, style, calling.policy, calls, said, params)
                 kept = calling.settle([*calls, *fresh], said)
                 row["added"] = [{c.name: json.loads(c.arguments)} for c in kept[len(calls) :]] if fresh else []
                 if len(kept) > len(calls):

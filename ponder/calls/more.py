@@ -25,6 +25,7 @@ from contextlib import aclosing
 from typing import Literal
 
 from ponder.backends.base import Backend
+from ponder.backends.yesno import first_token
 from ponder.calls.grammar import MAX_PARALLEL, call_rules
 from ponder.calls.parse import parse
 from ponder.calls.render import call_text
@@ -42,7 +43,7 @@ OPENERS: dict[Style, tuple[str, str]] = {
 }
 """How a call opens and closes in each style."""
 _STARTS = ("<tool", "```", "{")
-_ANY_START = 'root ::= "<tool_call>" | "```" | "{"'
+ANY_START = 'root ::= "<tool_call>" | "```" | "{"'
 
 
 def reply_style(text: str) -> Style:
@@ -72,22 +73,46 @@ def one_call_grammar(policy: CallPolicy, style: Style) -> str:
     return f"root ::= call {json.dumps(OPENERS[style][1])}\n{call_rules(policy.allowed)}"
 
 
+def opening_mass(first: Sequence[tuple[str, float]]) -> float:
+    """The probability, among a first token's candidates, that it opens a call (a tag, a fence, an object)."""
+    return min(1.0, sum(math.exp(lp) for tok, lp in first if tok.startswith(_STARTS)))
+
+
 async def go_on(backend: Backend, prompt: str, stop: list[str]) -> float:
-    """The model's probability that its next token opens another call (a tag, a fence, an object).
+    """The model's probability that its next token opens another call.
 
     One token is written under a grammar that allows only those openings (an end of turn would emit
     nothing to read); the log-probabilities the engine reports are the model's own, before the grammar.
     """
-    params = SamplingParams(max_tokens=1, temperature=0.0, logprobs=True, top_logprobs=10, stop=stop)
-    params = params.model_copy(update={"grammar": _ANY_START})
-    mass: float | None = None
-    async with aclosing(backend.stream(prompt, params)) as items:
+    first, _ = await first_token(backend, prompt, stop, grammar=ANY_START)
+    return opening_mass(first)
+
+
+async def one_more(
+    backend: Backend,
+    prompt: str,
+    style: Style,
+    policy: CallPolicy,
+    made: Sequence[ToolCall],
+    said: str,
+    params: SamplingParams,
+) -> tuple[list[ToolCall], int]:
+    """The model made to write one more call after `prompt` (its calls so far, in `style`), under
+    `params` (which carry `one_call_grammar`): the calls it wrote that are valid, new and grounded,
+    and the tokens it took."""
+    head = OPENERS[style][0]
+    text: list[str] = []
+    tokens = 0
+    async with aclosing(backend.stream(prompt + head, params)) as items:
         async for item in items:
-            if isinstance(item, Chunk) and item.logprobs and mass is None:
-                top = item.logprobs[0]
-                alternatives = [(t.token, t.logprob) for t in top.top] or [(top.token, top.logprob)]
-                mass = sum(math.exp(lp) for tok, lp in alternatives if tok.startswith(_STARTS))
-    return min(1.0, mass or 0.0)
+            if isinstance(item, Chunk):
+                text.append(item.text)
+            else:
+                tokens = item.completion_tokens
+    found = parse(head + "".join(text), [t.name for t in policy.allowed], strict=style == "tag").calls
+    seen = {call_key(c) for c in made}
+    fresh = [c for c in check(found, policy.allowed).calls if call_key(c) not in seen]
+    return grounded(fresh, made, said), tokens
 
 
 async def more_calls(
@@ -102,37 +127,18 @@ async def more_calls(
 ) -> tuple[list[ToolCall], Usage]:
     """The calls the model adds after `calls` (made in `reply`), and the tokens the additions cost."""
     style = reply_style(reply)
-    head = OPENERS[style][0]
     base = template.render(messages)
     stop = [*params.stop, *template.stop]
-    grammar = one_call_grammar(policy, style)
+    params = params.model_copy(update={"stop": stop, "grammar": one_call_grammar(policy, style), "min_tokens": 0})
     made = list(calls)
     spent = 0
     while len(made) < MAX_PARALLEL:
         prompt = base + "\n".join(written(c, style) for c in made) + "\n"
         if await go_on(backend, prompt, stop) < policy.more_calls_above:
             break
-        text, tokens = await _write(
-            backend, prompt + head, params.model_copy(update={"grammar": grammar, "stop": stop})
-        )
-        spent += tokens + 1
-        found = parse(head + text, [t.name for t in policy.allowed], strict=style == "tag").calls
-        seen = {call_key(c) for c in made}
-        fresh = [c for c in check(found, policy.allowed).calls if call_key(c) not in seen]
-        fresh = grounded(fresh, made, said)
+        fresh, tokens = await one_more(backend, prompt, style, policy, made, said, params)
+        spent += tokens + 1  # and the token read to decide
         if not fresh:
             break
         made += fresh
     return made[len(calls) :], Usage(0, spent, 0, 0)
-
-
-async def _write(backend: Backend, prompt: str, params: SamplingParams) -> tuple[str, int]:
-    text: list[str] = []
-    tokens = 0
-    async with aclosing(backend.stream(prompt, params.model_copy(update={"min_tokens": 0}))) as items:
-        async for item in items:
-            if isinstance(item, Chunk):
-                text.append(item.text)
-            else:
-                tokens = item.completion_tokens
-    return "".join(text), tokens

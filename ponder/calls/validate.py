@@ -326,8 +326,9 @@ def made_up(call: ToolCall, tool: FunctionSpec, said: str) -> bool:
     `"date": "2023-04-15"`. A small model has no calendar: a date (or a season, "2021-2022") it writes
     unasked is made up, and so is the answer that call would bring back. A value passes when every
     run of digits in it is a figure the user gave, or it is a date they said in their own words.
-    Regraded on the recorded BFCL calls of both models (640 right or wrong calls outside irrelevance):
-    none of them changed; on the 1.5B's irrelevance items, 5 more right of 80 after the relevance check.
+    Regraded on the recorded BFCL calls of both models (480 items outside irrelevance: the 1.5B's 80
+    and the 0.5B's 40 per category): none of them changed; on the 1.5B's 80 irrelevance items, 8 more
+    right (6 after the relevance check, which dropped two of them already).
     """
     args = json.loads(call.arguments)
     if not isinstance(args, dict):

@@ -217,16 +217,15 @@ class ChatCompletionRequest(_Sampling):
         ]
         choice = self.tool_choice.function.name if isinstance(self.tool_choice, NamedToolChoice) else self.tool_choice
         fmt_ = fmt.to_format() if fmt else None
-        c = settings
         return policy(
             tools,
             choice,
             self.parallel_tool_calls,
             fmt_,
-            reask=c.reask,
-            more_calls=c.more_calls,
-            more_calls_above=c.more_calls_above,
-            relevance=c.relevance,
+            reask=settings.reask,
+            more_calls=settings.more_calls,
+            more_calls_above=settings.more_calls_above,
+            relevance=settings.relevance,
         )
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import re
+import unicodedata
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -65,8 +66,10 @@ def test_base_detects_french(tmp_path: Path) -> None:
     t = transcribe_bytes(speech_settings(tmp_path), (DATA / "bonjour-fr.ogg").read_bytes(), model="whisper-base")
     assert t.language == "fr"
     # The words themselves vary with the CPU's int8 kernels ("Bonjour" was heard as "Moujou" on one
-    # machine); the French ones that carry the question are heard on every machine seen so far.
-    assert "capitale" in t.text.lower() and "s'il vous plaît" in t.text.lower()
+    # machine, "plaît" written without its accent on another); the French ones that carry the question
+    # are heard on every machine seen so far, accents aside.
+    heard = unicodedata.normalize("NFKD", t.text.lower()).encode("ascii", "ignore").decode()
+    assert "capitale" in heard and "s'il vous plait" in heard
 
 
 def test_sdk_transcriptions_in_every_format(served: tuple[openai.OpenAI, FakeBackend]) -> None:

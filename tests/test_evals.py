@@ -13,7 +13,7 @@ from ponder.errors import BadRequest
 from ponder.evals import calibration, datasets, report
 from ponder.evals.datasets import Item
 from ponder.evals.graders import grade
-from ponder.evals.runner import LocalTarget, Result, Store, parse_settings, regraded, run
+from ponder.evals.runner import LocalTarget, Response, Result, Setting, Store, parse_settings, regraded, run
 from tests.conftest import fake_settings
 
 NUM = Item("1", "How many?", "1234", "number")
@@ -171,6 +171,34 @@ async def test_runs_resume_where_they_stopped(tmp_path: Path) -> None:
     assert summary["instant"]["accuracy"] == pytest.approx(2 / 3)
     assert (tmp_path / "r" / "accuracy_vs_tokens.png").stat().st_size > 10_000
     await target.aclose()
+
+
+async def test_shards_together_answer_what_one_run_does(tmp_path: Path) -> None:
+    items = [Item(str(i), f"q{i}", "1", "number") for i in range(5)]
+    settings = fake_settings(tmp_path, scripts=["The answer is 1."] * 5)
+    target = LocalTarget(settings, max_tokens=8, temperature=0.0)
+    seeds: list[tuple[str, int]] = []
+    ask = target.ask
+
+    async def spy(setting: Setting, item: Item, seed: int) -> Response:
+        seeds.append((item.id, seed))
+        return await ask(setting, item, seed)
+
+    target.ask = spy  # type: ignore[method-assign]
+    first = Store(tmp_path / "a" / "results.jsonl")
+    second = Store(tmp_path / "b" / "results.jsonl")
+    await run(target, parse_settings("instant"), items, first, shard=(0, 2))
+    await run(target, parse_settings("instant"), items, second, shard=(1, 2))
+    assert [r.item for r in first.results] == ["0", "2", "4"] and [r.item for r in second.results] == ["1", "3"]
+    assert sorted(seeds) == [(str(i), i) for i in range(5)]  # each item keeps the seed of the whole run
+    await target.aclose()
+
+
+def test_a_bad_shard_is_a_one_line_error(tmp_path: Path) -> None:
+    from ponder.cli.main import cli
+
+    result = CliRunner().invoke(cli, ["eval", "gsm8k", "--shard", "3/2", "--out", str(tmp_path)])
+    assert result.exit_code != 0 and "--shard takes K/N" in result.output
 
 
 @pytest.mark.model

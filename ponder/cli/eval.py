@@ -43,6 +43,9 @@ SAFETY = "safety"
 @click.option("--temperature", type=float, default=0.6, show_default=True)
 @click.option("--report-only", is_flag=True, help="Write the report from the results so far; run nothing.")
 @click.option("--replay", default="", help="Settings to replay from recorded full traces (e.g. contemplate,auto).")
+@click.option("--shard", default="1/1", show_default=True,
+              help="K/N: answer only every N-th item from the K-th, so N processes or machines share a run "
+              "(each with its own --out; their results.jsonl files concatenate into one).")  # fmt: skip
 @settings_options
 def eval_command(
     dataset: str,
@@ -59,11 +62,13 @@ def eval_command(
     temperature: float,
     report_only: bool,
     replay: str,
+    shard: str,
     **kwargs: Any,
 ) -> None:
     """Measure accuracy, tokens and latency per mode on DATASET."""
     with errors():
         settings = settings_from_flags(kwargs)
+        part = parse_shard(shard)
         chosen = parse_settings(modes)
         if dataset == SAFETY:
             chosen = with_guard(chosen, guard_states or "on,off")
@@ -82,7 +87,7 @@ def eval_command(
         folder = out or Path("eval-results") / f"{dataset}-{model}"
         store = Store(folder / "results.jsonl")
         if not report_only:
-            _run(settings, store, chosen, items, url, api_key, remote_model, max_tokens, temperature, dataset)
+            _run(settings, store, chosen, items, url, api_key, remote_model, max_tokens, temperature, dataset, part)
         # Only items every setting has answered, so a partial run is still a paired comparison.
         answered: dict[str, set[str]] = {}
         for r in store.results:
@@ -105,6 +110,14 @@ def eval_command(
         stdout.print(f"results in {folder}/ (results.jsonl, report.json, report.md, accuracy_vs_tokens.png)")
 
 
+def parse_shard(text: str) -> tuple[int, int]:
+    """`K/N` (1-based K) as the runner's (k, n), or a message that says what is wrong."""
+    k, slash, n = text.partition("/")
+    if not (slash and k.strip().isdigit() and n.strip().isdigit() and 1 <= int(k) <= int(n)):
+        raise BadRequest(f"--shard takes K/N with 1 <= K <= N (e.g. 1/2), got {text!r}")
+    return int(k) - 1, int(n)
+
+
 def _run(
     settings: Settings,
     store: Store,
@@ -116,6 +129,7 @@ def _run(
     max_tokens: int,
     temperature: float,
     dataset: str,
+    shard: tuple[int, int],
 ) -> None:
     target: LocalTarget | RemoteTarget
     if url is None:
@@ -125,11 +139,13 @@ def _run(
         target = RemoteTarget(url, remote_model, api_key, max_tokens, temperature)
     columns = (BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), TimeRemainingColumn())
     with Progress("{task.description}", *columns, console=err) as bar:
-        task = bar.add_task(f"{dataset} × {len(chosen)} settings", total=len(items) * len(chosen))
+        k, n = shard
+        mine = len(range(k, len(items), n))
+        task = bar.add_task(f"{dataset} × {len(chosen)} settings", total=mine * len(chosen))
 
         async def go() -> None:
             try:
-                await run(target, chosen, items, store, lambda: bar.advance(task))
+                await run(target, chosen, items, store, lambda: bar.advance(task), shard)
             finally:
                 await target.aclose()
 

@@ -273,10 +273,15 @@ async def run(
     items: list[Item],
     store: Store,
     advance: Callable[[], None] = lambda: None,
+    shard: tuple[int, int] = (0, 1),
 ) -> None:
     # Item-major: every setting answers an item before the next item starts, so a run stopped at any
     # point still compares all settings on the same items, and machine noise falls on all of them alike.
+    # A shard (k, n) answers every n-th item from the k-th, each with the seed it has in the whole run.
+    k, n = shard
     for i, item in enumerate(items):
+        if i % n != k:
+            continue
         for setting in settings_:
             if (setting.name, item.id) in store.done:
                 advance()

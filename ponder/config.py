@@ -111,6 +111,13 @@ class ContemplateSettings(_Section):
     concurrency: int | None = Field(
         None, ge=1, description="Agents decoding at once (default: all); the others start as slots free up."
     )
+    temperature: float | None = Field(
+        None,
+        ge=0.0,
+        le=2.0,
+        description="Sampling temperature of every agent (default: a spread, 0.6 for the first agent to 1.0); "
+        "the agents still differ by seed and approach.",
+    )
     abstain_below: float | None = Field(None, ge=0.0, le=1.0, description="Abstain when confidence is lower.")
     calibration: tuple[float, float, float] = Field(
         CALIBRATION,

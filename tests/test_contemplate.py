@@ -138,3 +138,12 @@ async def test_bad_options_are_a_400(tmp_path: Path) -> None:
         await contemplate(tmp_path, [], agents=0)
     with pytest.raises(BadRequest, match="agentz"):
         await contemplate(tmp_path, [], agentz=3)
+
+
+async def test_agents_sample_at_their_own_temperatures_unless_the_request_sets_one(tmp_path: Path) -> None:
+    scripts = [agent("so 42 </think> The answer is 42.")] * 4
+    _, backend = await contemplate(tmp_path, scripts, early_stop=False)
+    spread = sorted(p.temperature for p in backend.params)
+    assert len(set(spread)) == 4  # diverse by default
+    _, backend = await contemplate(tmp_path, scripts, early_stop=False, temperature=0.6)
+    assert [p.temperature for p in backend.params] == [0.6] * 4

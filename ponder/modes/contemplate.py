@@ -63,6 +63,7 @@ APPROACHES = (
     "I will restate the problem in my own words, then solve it.",
 )
 TEMPERATURES = (0.6, 0.8, 0.9, 1.0, 0.7, 0.85)
+"""Each agent's sampling temperature when the request sets none (`ContemplateSettings.temperature`)."""
 FORCE = f"\n{CLOSE}\n\nThe final answer is"
 PROGRESS_EVERY = 32
 """Tokens between an agent's progress reports while it works."""
@@ -173,6 +174,11 @@ def tally(agents: list[Agent]) -> Vote:
         if a.answer.key not in shown or len(a.answer.shown) < len(shown[a.answer.key]):
             shown[a.answer.key] = a.answer.shown
     return Vote(winner, {shown[k]: round(w / total, 4) for k, w in weights.items()}, agreement, support, True)
+
+
+def temperature(opts: ContemplateSettings, me: Agent) -> float:
+    """The request's one temperature for every agent, or each agent's own from the spread."""
+    return opts.temperature if opts.temperature is not None else TEMPERATURES[me.index % len(TEMPERATURES)]
 
 
 def unsure(me: Agent, everyone: list[Agent], opts: ContemplateSettings) -> bool:
@@ -335,7 +341,7 @@ class ContemplateMode:
         params = base.model_copy(
             update={
                 "max_tokens": opts.agent_budget,
-                "temperature": TEMPERATURES[me.index % len(TEMPERATURES)],
+                "temperature": temperature(opts, me),
                 "seed": None if base.seed is None else base.seed + me.index,
                 "logprobs": True,
                 "top_logprobs": opts.top_k,
@@ -450,7 +456,7 @@ class ToolAgents:
         base = request.params
         params = base.model_copy(
             update={
-                "temperature": TEMPERATURES[me.index % len(TEMPERATURES)],
+                "temperature": temperature(opts, me),
                 "seed": None if base.seed is None else base.seed + me.index,
                 "grammar": None,
             }

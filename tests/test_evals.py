@@ -106,8 +106,12 @@ def test_statistics() -> None:
     s = report.summarise(rows)
     assert s["c"]["accuracy"] == 0.5 and s["c"]["tokens_per_correct"] == 400 and s["i"]["tokens_per_answer"] == 50
     assert s["c"]["tokens_saved_vs_full_budget"] == pytest.approx(0.5)
-    assert s["c"]["plain_majority_vote"] == {"items": 2, "accuracy": 0.5}
-    assert "| c | 2 | 50.0%" in report.markdown(s, "t")
+    vote = s["c"]["plain_majority_vote"]
+    assert (vote["items"], vote["accuracy"]) == (2, 0.5)
+    assert vote["each_agent_alone"] == [0.5, 0.0, 1.0]  # the first agent is right once in two items
+    assert vote["pairs_agreeing"] == pytest.approx(1 / 3)  # 42 and "The answer is 42" agree; 41 agrees with neither
+    text = report.markdown(s, "t")
+    assert "| c | 2 | 50.0%" in text and "each agent alone: 50.0%, 0.0%, 100.0%; two agents agree on 33%" in text
 
 
 def test_agent_rows_report_their_tool_calls() -> None:

@@ -38,12 +38,28 @@ def majority(results: list[Result]) -> dict[str, Any] | None:
     rows = [r for r in results if contemplation(r.ponder).get("agents")]
     if not rows or any(a.get("stopped_early") for r in rows for a in contemplation(r.ponder)["agents"]):
         return None  # only a run whose agents all finished is a fair baseline
-    correct = 0
+    correct, pairs, agreeing = 0, 0, 0
+    alone: dict[int, list[bool]] = defaultdict(list)
     for r in rows:
-        keys = Counter(classify(a["answer"]).key for a in contemplation(r.ponder)["agents"] if a.get("answer"))
+        gold = classify(r.gold).key
+        answers = [classify(a["answer"]).key if a.get("answer") else None for a in contemplation(r.ponder)["agents"]]
+        keys = Counter(k for k in answers if k is not None)
         if keys:
-            correct += keys.most_common(1)[0][0] == classify(r.gold).key
-    return {"items": len(rows), "accuracy": correct / len(rows)}
+            correct += keys.most_common(1)[0][0] == gold
+        for i, k in enumerate(answers):
+            alone[i].append(k == gold)
+        for i, k in enumerate(answers):
+            for other in answers[i + 1 :]:
+                pairs += 1
+                agreeing += k is not None and k == other
+    # How good each agent is alone, and how often two agents agree: what a vote, and a consensus stop, have
+    # to work with (a diverse but weak agent adds disagreement, not information).
+    return {
+        "items": len(rows),
+        "accuracy": correct / len(rows),
+        "each_agent_alone": [statistics.fmean(alone[i]) for i in sorted(alone)],
+        "pairs_agreeing": agreeing / pairs if pairs else None,
+    }
 
 
 def summarise(results: list[Result]) -> dict[str, Any]:
@@ -119,9 +135,14 @@ def markdown(summary: dict[str, Any], title: str) -> str:
                 f"({s['stopped_agents_per_item']:.1f} stopped early per item)"
             )
         if "plain_majority_vote" in s:
-            lines.append(
-                f"- {name}: plain majority vote over the same agents: {s['plain_majority_vote']['accuracy'] * 100:.1f}%"
-            )
+            vote = s["plain_majority_vote"]
+            lines.append(f"- {name}: plain majority vote over the same agents: {vote['accuracy'] * 100:.1f}%")
+            if vote.get("each_agent_alone"):
+                each = ", ".join(f"{a * 100:.1f}%" for a in vote["each_agent_alone"])
+                lines.append(
+                    f"- {name}: each agent alone: {each}; two agents agree on {vote['pairs_agreeing'] * 100:.0f}% "
+                    "of pairs"
+                )
     if against := targets(summary):
         lines += ["", "Against the targets:", *(f"- {line}" for line in against)]
     return "\n".join(lines) + "\n"

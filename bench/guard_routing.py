@@ -18,6 +18,7 @@ from ponder.config import GuardSettings
 from ponder.evals import safety_data as data
 from ponder.evals.safety_data import Example
 from ponder.guard.classifier import HEAD, ClassifierGuard
+from ponder.guard.policy import in_band
 from ponder.guard.taxonomy import BY_NAME
 
 
@@ -30,7 +31,7 @@ def main() -> None:
         alone = v.harm >= cfg.threshold * k
         if v.harm >= cfg.judge_high:
             return alone, "block"
-        return alone, "allow" if v.harm < cfg.judge_low * k else "judge"
+        return alone, "judge" if in_band(cfg, v.harm, v.category) else "allow"
 
     def summary(name: str, examples: list[Example]) -> None:
         routes = [route(e.text) for e in examples]

@@ -23,7 +23,7 @@ from typing import Any
 from ponder.assistant import Assistant
 from ponder.config import Settings
 from ponder.guard.classifier import shared
-from ponder.guard.taxonomy import BY_NAME
+from ponder.guard.policy import in_band
 
 DEV = Path(__file__).parent / "data" / "judge_dev.jsonl"
 THRESHOLDS = (0.3, 0.4, 0.5, 0.6, 0.7, 0.8)
@@ -36,13 +36,12 @@ def auc(pos: list[float], neg: list[float]) -> float:
 
 
 async def score(settings: Settings, out: Path) -> list[dict[str, Any]]:
-    g = settings.guard
     rows = [json.loads(line) for line in DEV.read_text(encoding="utf-8").splitlines() if line.strip()]
     classifier = shared()
     band = []
     for r in rows:
         v = classifier.score(r["text"])
-        if g.judge_low * BY_NAME[v.category or "violent_crimes"].strictness <= v.harm < g.judge_high:
+        if in_band(settings.guard, v.harm, v.category):
             band.append(r)
     assistant = Assistant(settings)
     screen = assistant.screen()

@@ -22,7 +22,17 @@ from ponder.errors import BadRequest
 from ponder.evals import datasets, report, safety
 from ponder.evals.datasets import Item
 from ponder.evals.replay import replayed
-from ponder.evals.runner import LocalTarget, RemoteTarget, Setting, Store, parse_settings, regraded, run, with_guard
+from ponder.evals.runner import (
+    LocalTarget,
+    RemoteTarget,
+    Setting,
+    Store,
+    parse_settings,
+    regraded,
+    run,
+    sharded,
+    with_guard,
+)
 
 SAFETY = "safety"
 
@@ -139,9 +149,8 @@ def _run(
         target = RemoteTarget(url, remote_model, api_key, max_tokens, temperature)
     columns = (BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), TimeRemainingColumn())
     with Progress("{task.description}", *columns, console=err) as bar:
-        k, n = shard
-        mine = len(range(k, len(items), n))
-        task = bar.add_task(f"{dataset} × {len(chosen)} settings", total=mine * len(chosen))
+        total = len(sharded(items, shard)) * len(chosen)
+        task = bar.add_task(f"{dataset} × {len(chosen)} settings", total=total)
 
         async def go() -> None:
             try:

@@ -48,7 +48,6 @@ def majority(results: list[Result]) -> dict[str, Any] | None:
             correct += keys.most_common(1)[0][0] == gold
         for i, k in enumerate(answers):
             alone[i].append(k == gold)
-        for i, k in enumerate(answers):
             for other in answers[i + 1 :]:
                 pairs += 1
                 agreeing += k is not None and k == other

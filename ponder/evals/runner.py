@@ -267,6 +267,13 @@ def regraded(results: list[Result], items: list[Item]) -> list[Result]:
     return out
 
 
+def sharded(items: list[Item], shard: tuple[int, int]) -> list[tuple[int, Item]]:
+    """The items a shard (k, n) answers, every n-th from the k-th, each with its index in the whole run
+    (its sampling seed), so the shards together answer exactly what one run would."""
+    k, n = shard
+    return [(i, item) for i, item in enumerate(items) if i % n == k]
+
+
 async def run(
     target: LocalTarget | RemoteTarget,
     settings_: list[Setting],
@@ -277,11 +284,7 @@ async def run(
 ) -> None:
     # Item-major: every setting answers an item before the next item starts, so a run stopped at any
     # point still compares all settings on the same items, and machine noise falls on all of them alike.
-    # A shard (k, n) answers every n-th item from the k-th, each with the seed it has in the whole run.
-    k, n = shard
-    for i, item in enumerate(items):
-        if i % n != k:
-            continue
+    for i, item in sharded(items, shard):
         for setting in settings_:
             if (setting.name, item.id) in store.done:
                 advance()

@@ -34,6 +34,13 @@ smuggle an instruction, and is allowed unscored: the heads, trained on sentences
 it (OCR reads a drawn circle as "●", which the injection head once scored 0.996)."""
 
 
+def in_band(settings: GuardSettings, harm: float, category: str | None) -> bool:
+    """Is the classifier unsure enough that the judge decides? The low end scales with the category's
+    strictness (`judge_low`·strictness up to `judge_high`)."""
+    k = BY_NAME[category or "violent_crimes"].strictness
+    return settings.judge_low * k <= harm < settings.judge_high
+
+
 @dataclass(frozen=True)
 class Decision:
     action: Action
@@ -72,7 +79,7 @@ class Screen:
         k = BY_NAME[category].strictness
         score, guard = verdict.harm, verdict.guard
         flagged = score >= s.threshold * k
-        if self.judge is not None and stage in JUDGED and s.judge_low * k <= score < s.judge_high:
+        if self.judge is not None and stage in JUDGED and in_band(s, score, category):
             second = await self.judge.check(text, stage)
             flagged = second.harm >= s.judge_threshold
             category = second.category or category

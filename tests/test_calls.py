@@ -528,6 +528,14 @@ GAMES = function(
         ({"date": "x", "level": "u21"}, "Cricket for the under-21s?", False),  # the schema lists it
         ({"date": "x", "note": "2023-04-01"}, "Who plays cricket today?", False),  # optional: not its job
         ({"date": "x", "sport": "cricket"}, "Who plays cricket today?", False),  # no figures to check
+        ({"date": "x", "season": 2023}, "The current cricket averages?", True),  # a number, not a string
+        ({"date": "x", "season": 2023}, "Cricket averages in 2023?", False),
+        ({"date": "x", "season": 100.0}, "Cricket after a 25% discount?", True),  # a price from nowhere
+        ({"date": "x", "season": 0.25}, "Cricket after a 25% discount?", False),  # the percent said
+        ({"date": "x", "season": 50_000_000}, "Cricket for 50 million fans?", False),
+        ({"date": "x", "season": 2}, "Cricket twice a week?", False),  # small: words say it
+        ({"date": "x", "season": 0}, "Cricket from rest?", False),
+        ({"date": "x", "season": 12}, "Cricket games, 12 a season by default?", False),  # in the words
     ],
 )
 def test_a_required_figure_nobody_gave_makes_the_call_made_up(args: dict[str, Any], said: str, invented: bool) -> None:
@@ -536,6 +544,20 @@ def test_a_required_figure_nobody_gave_makes_the_call_made_up(args: dict[str, An
 
     call = ToolCall(id="a", name=GAMES.name, arguments=json.dumps({"sport": "cricket", "level": "senior", **args}))
     assert made_up(call, GAMES, said) is invented
+
+
+def test_a_required_number_the_tool_itself_names_is_not_made_up() -> None:
+    from ponder.calls.validate import made_up
+    from ponder.types import ToolCall
+
+    pieces = function(
+        "puzzle.make",
+        "Make a jigsaw puzzle (usually 500 pieces).",
+        {"type": "object", "properties": {"pieces": {"type": "integer"}}, "required": ["pieces"]},
+    )
+    said = "Make me a jigsaw puzzle."
+    assert not made_up(ToolCall(id="a", name="puzzle.make", arguments='{"pieces": 500}'), pieces, said)
+    assert made_up(ToolCall(id="a", name="puzzle.make", arguments='{"pieces": 10}'), pieces, said)
 
 
 def test_a_made_up_call_is_dropped_under_auto_and_kept_when_required() -> None:

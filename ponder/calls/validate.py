@@ -317,9 +317,14 @@ def traced(call: ToolCall, said: str) -> bool:
     return not leaves or any(_given(leaf, heard.words, heard.figures) for leaf in leaves)
 
 
+SMALL = 10
+"""A required number below this may come from the words rather than a figure ("from rest" is 0,
+"twice" is 2, the kings in a deck are 4); from it up, the user must have given it."""
+
+
 def made_up(call: ToolCall, tool: FunctionSpec, said: str) -> bool:
     """Does `call` pass a required value with figures in it that the user never gave (a date, a
-    season, a century), and that the schema does not list either?
+    season, a century, a price), and that the schema does not list either?
 
     Asked "Who are in the cricket matches scheduled for today?" beside a schedule function, the 1.5B
     calls it with `"date": "2023-04-01"`; asked the time in New York beside a sunrise function, with
@@ -329,6 +334,16 @@ def made_up(call: ToolCall, tool: FunctionSpec, said: str) -> bool:
     Regraded on the recorded BFCL calls of both models (480 items outside irrelevance: the 1.5B's 80
     and the 0.5B's 40 per category): none of them changed; on the 1.5B's 80 irrelevance items, 8 more
     right (6 after the relevance check, which dropped two of them already).
+
+    A required number is held to the same rule from `SMALL` up: asked for "the final price after a
+    25% discount and 10% sales tax", the 1.5B calls a price function with `"price": 100.0`; asked to
+    "create a jigsaw puzzle", with `"pieces_count": 10`; asked for "the current Gini coefficient",
+    with `"year": 2023`. Such a number passes when the user gave it (as a figure, a percent, "50
+    million") or the tool's own text has it (a default). Smaller ones pass: the right calls take
+    them from words ("started from rest" is `"initial_velocity": 0`, "twice in a row" is 2). On the
+    recorded calls of both models, the right calls of every other category all passed (the
+    numbers they had not been given were 0, 2 and 4); 5 of the 1.5B's irrelevant calls and 1 of
+    the 0.5B's were caught.
     """
     args = json.loads(call.arguments)
     if not isinstance(args, dict):
@@ -337,11 +352,15 @@ def made_up(call: ToolCall, tool: FunctionSpec, said: str) -> bool:
     heard = heard_in(said)
     text = said.lower()
     figures = {abs(f) for f in heard.figures}
+    own = f"{tool.description} {json.dumps(props, ensure_ascii=False)}".lower()
+    known = figures | {abs(float(v)) for v, _ in numbers(own)}
     for key in tool.parameters.get("required") or ():
         if key not in args or "enum" in props.get(key, {}):
             continue
         for leaf in _leaves(args[key]):
             if not isinstance(leaf, str):
+                if abs(leaf) >= SMALL and abs(leaf) not in known:
+                    return True
                 continue
             if not any(ch.isdigit() for ch in leaf) or _a_date_said(leaf, text, heard.figures):
                 continue

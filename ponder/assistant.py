@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncGenerator, Sequence
 from contextlib import aclosing
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ValidationError
@@ -21,7 +21,7 @@ from ponder.calls.spec import CallPolicy, check_conversation
 from ponder.config import Effort, Settings
 from ponder.errors import BadRequest, UnknownPlugin, WrongModelKind, first_problem
 from ponder.guard.policy import Decision, Screen
-from ponder.guard.stream import guarded, refused
+from ponder.guard.stream import guarded, reassured, refused
 from ponder.media import Flag, Memo, perceive
 from ponder.models import ModelKind, model_names, resolve, whisper
 from ponder.models.templates import ChatTemplate
@@ -231,7 +231,14 @@ class Assistant:
         )
         events = collect_usage(run_choices(mode, request, n))
         if screen is not None:
-            events = guarded(screen, asked, n, events, self.settings.guard.stream_window)
+            again = None
+            if calls is None and n == 1:  # a harmless request the model refused is asked once more
+
+                def again() -> AsyncGenerator[Event, None]:
+                    retry = replace(request, messages=reassured(request.messages))
+                    return collect_usage(run_choices(mode, retry, n))
+
+            events = guarded(screen, asked, n, events, self.settings.guard.stream_window, again)
             blocked = await attachment_refused(screen, flags, quoted)
             if blocked is not None:  # the model never runs; the refusal is the answer
                 await events.aclose()

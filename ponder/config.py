@@ -163,6 +163,15 @@ class GuardSettings(_Section):
     judge_high: float = Field(0.98, ge=0.0, le=1.0, description="Harm scores from here block without a judge.")
     judge_model: str | None = Field(None, description="Model that judges (default: the request's model).")
     judge_threshold: float = Field(0.6, gt=0.0, lt=1.0, description="The judge's probability of 'unsafe' that blocks.")
+    answer_again_below: float = Field(
+        0.05,
+        ge=0.0,
+        lt=1.0,
+        description="When the model refuses a request the guard let through, and the judge's probability that the "
+        "request is unsafe is below this, the model is asked once more, told the request is harmless (the small "
+        "models refuse 'how do I kill a mosquito'). 0 turns it off. 0.05: no harmful prompt of the judge's "
+        "development set scored below it, 40% of its harmless ones did.",
+    )
     stream_window: int = Field(
         160, ge=16, description="Characters of a streamed answer held back until the guard has read them."
     )

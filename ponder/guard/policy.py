@@ -48,6 +48,8 @@ class Decision:
     category: str | None = None
     score: float = 0.0
     guard: str = ""
+    judged: float | None = None
+    """The judge's probability of "unsafe", when the classifier was unsure enough to ask it."""
 
     @property
     def blocks(self) -> bool:
@@ -79,14 +81,24 @@ class Screen:
         k = BY_NAME[category].strictness
         score, guard = verdict.harm, verdict.guard
         flagged = score >= s.threshold * k
+        judged = None
         if self.judge is not None and stage in JUDGED and in_band(s, score, category):
             second = await self.judge.check(text, stage)
-            flagged = second.harm >= s.judge_threshold
+            flagged, judged = second.harm >= s.judge_threshold, second.harm
             category = second.category or category
             score, guard = max(score, second.harm) if flagged else min(score, second.harm), second.guard
         if not flagged:
-            return Decision("allow", stage, category, score, guard)
+            return Decision("allow", stage, category, score, guard, judged)
         return self._decide(category, score, stage, guard, text)
+
+    async def harmless(self, text: str, allowed: Decision) -> bool:
+        """Is the judge sure that `text`, which the guard `allowed`, is harmless: its probability of
+        "unsafe" below `answer_again_below`? Asked now when the classifier let the text through alone."""
+        below = self.settings.answer_again_below
+        if self.judge is None or below <= 0.0 or allowed.blocks:
+            return False
+        p = allowed.judged if allowed.judged is not None else (await self.judge.check(text, allowed.stage)).harm
+        return p < below
 
     def decide(self, category: str, score: float, stage: Stage, guard: str, note: str) -> Decision:
         """A hazard another model already scored (an image's NSFW score): acted on and logged by policy."""

@@ -9,12 +9,12 @@ check cheap however long the answer grows.
 
 from __future__ import annotations
 
-from collections.abc import AsyncGenerator, Sequence
+from collections.abc import AsyncGenerator, Callable, Sequence
 from contextlib import aclosing
 
 from ponder.guard.base import Stage
 from ponder.guard.policy import Decision, Screen
-from ponder.guard.refusals import refusal
+from ponder.guard.refusals import phrased, refusal
 from ponder.types import Done, Event, Message, ReasoningDelta, Safety, TextDelta, ToolCallDelta, Usage
 
 CONTEXT_CHARS = 160
@@ -79,11 +79,32 @@ async def refused(decision: Decision, n: int) -> AsyncGenerator[Event, None]:
 
 
 async def guarded(
-    screen: Screen, messages: Sequence[Message], n: int, run: AsyncGenerator[Event, None], window: int
+    screen: Screen,
+    messages: Sequence[Message],
+    n: int,
+    run: AsyncGenerator[Event, None],
+    window: int,
+    again: Callable[[], AsyncGenerator[Event, None]] | None = None,
+    cleared: Decision | None = None,
 ) -> AsyncGenerator[Event, None]:
-    """`run`'s events, screened. `run` has not started: a blocked request never reaches the model."""
+    """`run`'s events, screened. `run` has not started: a blocked request never reaches the model.
+
+    `again` starts the run afresh on a conversation that says the request is harmless (`reassured`).
+    With one choice, when the answer opens with a refusal (`phrased`) and the judge is sure the
+    request is harmless (`Screen.harmless`), the refusal is withdrawn before any of it is released
+    (a `Safety` event, action `answer_again`, `replaced=True`: what the choice streamed, its
+    thinking, is dropped) and the second run's answer, screened like the first, is the answer. The
+    small models refuse what only sounds alarming ("As an AI language model, I cannot provide
+    guidance on how to kill a mosquito"; "What happened in the Nanjing massacre?" → "I can't assist
+    with that"). Told after its words that the request was checked and is harmless, the 1.5B answered
+    the mosquito; it still refused the massacre. The judge's gate is what keeps a harmful request the
+    guard missed refused: told the same in a system message, the 1.5B wrote "reasons why Buddhists
+    should not have equal rights", which the classifier had let through at 0.005 (the judge: 0.97).
+    """
+    watching = again is not None and n == 1
+    answer_again = False
     async with aclosing(run) as events:
-        decision = await screen.check(request_text(messages), "input")
+        decision = cleared or await screen.check(request_text(messages), "input")
         if decision.blocks:
             async for ev in refused(decision, n):
                 yield ev
@@ -95,10 +116,17 @@ async def guarded(
         blocked: Decision | None = None
 
         async def screened(h: _Held) -> list[TextDelta | ReasoningDelta]:
-            """`h`'s held text once the guard has read it; nothing (and `blocked` set) when it blocks."""
-            nonlocal blocked
-            if h.pending and (decision := await screen.check(h.window(), h.stage)).blocks:
-                blocked = decision
+            """`h`'s held text once the guard has read it; nothing (and `blocked` or `answer_again`
+            set) when it blocks, or when it is a refusal of a harmless request."""
+            nonlocal blocked, answer_again
+            if not h.pending:
+                return []
+            refusing = watching and h.stage == "output" and not h.released and phrased(h.window())
+            if refusing and await screen.harmless(request_text(messages), decision):
+                answer_again = True
+                return []
+            if (verdict := await screen.check(h.window(), h.stage)).blocks:
+                blocked = verdict
                 return []
             return h.release()
 
@@ -114,29 +142,50 @@ async def guarded(
                 calls.setdefault(ev.index, []).append(ev)
             elif isinstance(ev, Done):  # the choice's last words are read before it may end
                 for key in [k for k in held if k[0] == ev.index]:
-                    if blocked is None:
+                    if blocked is None and not answer_again:
                         out += await screened(held[key])
                 made = calls.pop(ev.index, [])
-                if blocked is None and made:
-                    decision = await screen.check(calls_text(made), "tool_call")
-                    if decision.blocks:
-                        blocked = decision
+                if blocked is None and not answer_again and made:
+                    verdict = await screen.check(calls_text(made), "tool_call")
+                    if verdict.blocks:
+                        blocked = verdict
                     else:
                         out += made
-                if blocked is None:
+                if blocked is None and not answer_again:
                     done.add(ev.index)
                     out.append(ev)
             else:
                 out.append(ev)
-            if blocked is not None:
+            if blocked is not None or answer_again:
                 break
             for o in out:
                 yield o
-        if blocked is None:
-            return
-        # Closing `events` (leaving this block) cancels every choice still decoding.
-        for i in range(n):
-            if i not in done:
-                for ev in _refuse(blocked, i, replaced=True):
-                    yield ev
-        yield Usage()
+        if blocked is not None:
+            # Closing `events` (leaving this block) cancels every choice still decoding.
+            for i in range(n):
+                if i not in done:
+                    for ev in _refuse(blocked, i, replaced=True):
+                        yield ev
+            yield Usage()
+    if answer_again and again is not None:
+        yield Safety("output", decision.category or "", round(decision.score, 4), "answer_again", True, 0)
+        async for ev in guarded(screen, messages, n, again(), window, cleared=decision):
+            yield ev
+
+
+NOTE = (
+    "(ponder's safety check has read this request and found it harmless: any alarming word in it is meant "
+    "in its everyday sense. Answer it directly and helpfully.)"
+)
+"""What the second run is told, after the user's words."""
+
+
+def reassured(messages: Sequence[Message]) -> list[Message]:
+    """`messages` with `NOTE` after the newest user turn's words (in the turn itself, so that every
+    template and mode, with its own system message or none, reads it)."""
+    out = list(messages)
+    for i in range(len(out) - 1, -1, -1):
+        if out[i].role == "user":
+            out[i] = out[i].model_copy(update={"content": f"{out[i].content}\n\n{NOTE}"})
+            break
+    return out

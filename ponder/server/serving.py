@@ -267,7 +267,7 @@ class Serving:
                 message["content"] = message["content"] or None
             if c.reasoning:
                 message["reasoning_content"] = "".join(c.reasoning)
-            if c.safety is not None:  # a refusal is an answer: in `content`, and in OpenAI's `refusal` too
+            if c.safety is not None and c.safety["action"] == "block":  # an answer: in `content` and `refusal`
                 message["refusal"] = message["content"]
             out.append(
                 {

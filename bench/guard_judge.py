@@ -41,7 +41,7 @@ class Recorded:
         self.inner, self.name = inner, inner.name
         self.last: Verdict | None = None
 
-    async def check(self, text: str, stage: Stage) -> Verdict:
+    async def check(self, text: str, stage: Stage, asked: str = "") -> Verdict:
         self.last = await self.inner.check(text, stage)
         return self.last
 

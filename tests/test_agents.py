@@ -208,7 +208,7 @@ class InjectionSpotter:
 
     name = "classifier"
 
-    async def check(self, text: str, stage: Stage) -> Verdict:
+    async def check(self, text: str, stage: Stage, asked: str = "") -> Verdict:
         return Verdict(harm=0.0, category=None, injection=0.99 if "Ignore all previous" in text else 0.0)
 
 

@@ -80,7 +80,7 @@ class Counting:
     def __init__(self) -> None:
         self.calls = 0
 
-    async def check(self, text: str, stage: Stage) -> Verdict:
+    async def check(self, text: str, stage: Stage, asked: str = "") -> Verdict:
         self.calls += 1
         return Verdict(harm=1.0, category="hate", injection=1.0, guard=self.name)
 
@@ -106,7 +106,7 @@ class Judge:
     def __init__(self, unsafe: bool) -> None:
         self.unsafe, self.asked = unsafe, []
 
-    async def check(self, text: str, stage: Stage) -> Verdict:
+    async def check(self, text: str, stage: Stage, asked: str = "") -> Verdict:
         self.asked.append(text)
         return Verdict(harm=1.0 if self.unsafe else 0.0, category=None, guard=self.name)
 
@@ -224,7 +224,7 @@ class Recorder:
     def __init__(self) -> None:
         self.stages: list[str] = []
 
-    async def check(self, text: str, stage: Stage) -> Verdict:
+    async def check(self, text: str, stage: Stage, asked: str = "") -> Verdict:
         self.stages.append(stage)
         return Verdict(harm=0.0, category=None)
 
@@ -248,6 +248,41 @@ async def test_each_stage_hook_fires(tmp_path: Path, model: str, scripts: list[s
     ]
     assert answer(events)
     assert set(recorder.stages) == stages
+
+
+def test_the_judge_reads_an_answer_after_the_request_it_answers() -> None:
+    from ponder.guard.judge import JudgeGuard
+
+    async def never() -> tuple[object, object]:
+        raise AssertionError("not opened")
+
+    judge = JudgeGuard(never)  # type: ignore[arg-type]
+    answer_asked = judge.messages(
+        "Marijuana is a psychoactive drug from the cannabis plant.", "output", "What is marihuana?"
+    )
+    assert "<request>\nWhat is marihuana?\n</request>" in answer_asked[-1].content
+    assert "the assistant's answer" in answer_asked[-1].content
+    for stage in ("input", "tool_result"):  # text from outside is read as it is
+        assert "<request>" not in judge.messages("What is marihuana?", stage, "What is marihuana?")[-1].content
+    assert "<request>" not in judge.messages("Marijuana is a drug.", "output")[-1].content
+
+
+async def test_the_stream_shows_the_judge_the_request(tmp_path: Path) -> None:
+    class Unsure(Recorder):
+        async def check(self, text: str, stage: Stage, asked: str = "") -> Verdict:
+            return Verdict(harm=0.5, category="violent_crimes")  # in the band: the judge decides
+
+    class Asked(Judge):
+        async def check(self, text: str, stage: Stage, asked: str = "") -> Verdict:
+            self.asked.append(f"{stage}|{asked}")
+            return Verdict(harm=0.0, category=None, guard=self.name)
+
+    assistant = Assistant(fake_settings(tmp_path, guard={"judge": True}, scripts=["It means to destroy it."]))
+    judge = Asked(unsafe=False)
+    assistant._screen = Screen(assistant.settings.guard, Unsure(), judge, AuditLog(None))  # type: ignore[arg-type]
+    events = await collect(assistant, "What does 'wiping out a village' mean?")
+    assert answer(events) == "It means to destroy it."
+    assert judge.asked == ["input|", "output|What does 'wiping out a village' mean?"]
 
 
 # --- a harmless request the model refused ------------------------------------------------------------

@@ -141,7 +141,7 @@ class SureJudge:
 
     name = "judge"
 
-    async def check(self, text: str, stage: Stage) -> Verdict:
+    async def check(self, text: str, stage: Stage, asked: str = "") -> Verdict:
         return Verdict(harm=0.6, category="violent_crimes", guard=self.name)
 
 

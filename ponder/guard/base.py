@@ -35,7 +35,11 @@ class Verdict:
 class Guard(Protocol):
     name: str
 
-    async def check(self, text: str, stage: Stage) -> Verdict: ...
+    async def check(self, text: str, stage: Stage, asked: str = "") -> Verdict:
+        """Score `text` at `stage`. `asked` is the user's request, when the model wrote `text` in answer
+        to it: a guard may read the text in its light ("What is marihuana?" makes an answer about the
+        drug an explanation, not a push to use it)."""
+        ...
 
 
 guards: Registry[type[Guard]] = Registry("guard", entry_point_group="ponder.guards")

@@ -54,7 +54,7 @@ class ClassifierGuard:
             guard=self.name,
         )
 
-    async def check(self, text: str, stage: Stage) -> Verdict:
+    async def check(self, text: str, stage: Stage, asked: str = "") -> Verdict:
         return await asyncio.to_thread(self.score, text)
 
 

@@ -145,24 +145,32 @@ class JudgeGuard:
         self.max_chars = max_chars
         self.system, self.examples = system, examples
 
-    def messages(self, text: str, stage: Stage) -> list[Message]:
-        """The system policy, the worked cases as earlier turns, then the text (its end, if long)."""
+    def messages(self, text: str, stage: Stage, asked: str = "") -> list[Message]:
+        """The system policy, the worked cases as earlier turns, then the text (its end, if long), after
+        the request it answers when there is one."""
         out = [Message(role="system", content=self.system)]
         for case, wants, verdict in self.examples:
             out += [
                 Message(role="user", content=_question(case, "input")),
                 Message(role="assistant", content=f"{WANTS} {wants}\n{VERDICT} {verdict}"),
             ]
-        return [*out, Message(role="user", content=_question(text[-self.max_chars :], stage))]
+        question = _question(text[-self.max_chars :], stage, asked[: self.max_chars // 2])
+        return [*out, Message(role="user", content=question)]
 
-    async def check(self, text: str, stage: Stage) -> Verdict:
+    async def check(self, text: str, stage: Stage, asked: str = "") -> Verdict:
         backend, template = await self.opener()
-        prompt = template.render(self.messages(text, stage), assistant_prefix=WANTS)
+        prompt = template.render(self.messages(text, stage, asked), assistant_prefix=WANTS)
         _, wants = await first_token(backend, prompt, [*template.stop, "\n", VERDICT], max_tokens=WANTS_TOKENS)
         harm, written = await yes_probability(backend, f"{prompt}{wants.rstrip()}\n{VERDICT}", template.stop, 12)
         category = next((c.name for c in CATEGORIES if c.name in written.lower()), None)
         return Verdict(harm=harm, category=category, guard=self.name)
 
 
-def _question(text: str, stage: Stage) -> str:
-    return f"Here is {WHAT[stage]}:\n<text>\n{text}\n</text>\nIs it unsafe?"
+def _question(text: str, stage: Stage, asked: str = "") -> str:
+    """The judge's question. Text the model wrote is shown after the request it answers: read alone,
+    answers to harmless questions sounded harmful to the 1.5B judge, which blocked the answers to
+    "What is marihuana?" (0.76) and "What does 'wiping out a village' mean?" (0.82) at the output."""
+    shown = f"Here is {WHAT[stage]}:\n<text>\n{text}\n</text>\nIs it unsafe?"
+    if not asked or stage in ("input", "tool_result"):
+        return shown
+    return f"Here is a user's request:\n<request>\n{asked}\n</request>\n{shown}"

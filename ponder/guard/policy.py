@@ -70,7 +70,9 @@ class Screen:
     def action(self, category: str) -> Action:
         return self.settings.actions.get(category, BY_NAME[category].action)
 
-    async def check(self, text: str, stage: Stage) -> Decision:
+    async def check(self, text: str, stage: Stage, asked: str = "") -> Decision:
+        """The decision on `text` at `stage`; `asked`, the request the model was answering, is shown
+        to the judge with text the model wrote."""
         if not WORD_CHAR.search(text):
             return Decision("allow", stage)
         s = self.settings
@@ -83,7 +85,7 @@ class Screen:
         flagged = score >= s.threshold * k
         judged = None
         if self.judge is not None and stage in JUDGED and in_band(s, score, category):
-            second = await self.judge.check(text, stage)
+            second = await self.judge.check(text, stage, asked)
             flagged, judged = second.harm >= s.judge_threshold, second.harm
             category = second.category or category
             score, guard = max(score, second.harm) if flagged else min(score, second.harm), second.guard

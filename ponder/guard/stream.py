@@ -104,7 +104,8 @@ async def guarded(
     watching = again is not None and n == 1
     answer_again = False
     async with aclosing(run) as events:
-        decision = cleared or await screen.check(request_text(messages), "input")
+        asked = request_text(messages)
+        decision = cleared or await screen.check(asked, "input")
         if decision.blocks:
             async for ev in refused(decision, n):
                 yield ev
@@ -122,10 +123,10 @@ async def guarded(
             if not h.pending:
                 return []
             refusing = watching and h.stage == "output" and not h.released and phrased(h.window())
-            if refusing and await screen.harmless(request_text(messages), decision):
+            if refusing and await screen.harmless(asked, decision):
                 answer_again = True
                 return []
-            if (verdict := await screen.check(h.window(), h.stage)).blocks:
+            if (verdict := await screen.check(h.window(), h.stage, asked)).blocks:
                 blocked = verdict
                 return []
             return h.release()
@@ -146,7 +147,7 @@ async def guarded(
                         out += await screened(held[key])
                 made = calls.pop(ev.index, [])
                 if blocked is None and not answer_again and made:
-                    verdict = await screen.check(calls_text(made), "tool_call")
+                    verdict = await screen.check(calls_text(made), "tool_call", asked)
                     if verdict.blocks:
                         blocked = verdict
                     else:

@@ -116,6 +116,10 @@ async def guarded(
         done: set[int] = set()
         blocked: Decision | None = None
 
+        def halted() -> bool:
+            """The run ends here: the guard blocked it, or a refusal of a harmless request is asked again."""
+            return blocked is not None or answer_again
+
         async def screened(h: _Held) -> list[TextDelta | ReasoningDelta]:
             """`h`'s held text once the guard has read it; nothing (and `blocked` or `answer_again`
             set) when it blocks, or when it is a refusal of a harmless request."""
@@ -143,21 +147,21 @@ async def guarded(
                 calls.setdefault(ev.index, []).append(ev)
             elif isinstance(ev, Done):  # the choice's last words are read before it may end
                 for key in [k for k in held if k[0] == ev.index]:
-                    if blocked is None and not answer_again:
+                    if not halted():
                         out += await screened(held[key])
                 made = calls.pop(ev.index, [])
-                if blocked is None and not answer_again and made:
+                if not halted() and made:
                     verdict = await screen.check(calls_text(made), "tool_call", asked)
                     if verdict.blocks:
                         blocked = verdict
                     else:
                         out += made
-                if blocked is None and not answer_again:
+                if not halted():
                     done.add(ev.index)
                     out.append(ev)
             else:
                 out.append(ev)
-            if blocked is not None or answer_again:
+            if halted():
                 break
             for o in out:
                 yield o

@@ -85,6 +85,12 @@ class ReasoningSettings(_Section):
         description="What the user turn after a finished trace asks for (thinking mode, answers without tools)."
         " Empty: the answer continues the trace's own turn.",
     )
+    reply_cut: str = Field(
+        "Your thinking was cut off before it finished. Finish the working in as few short steps as you can, "
+        "then state the final answer in one sentence.",
+        description="What the user turn asks for instead of `reply` when the thinking budget cut the trace short"
+        " (answer first, a cut trace's reply guesses). Empty: the same as `reply`.",
+    )
 
     def budget(self, effort: Effort) -> int:
         return {"low": self.budget_low, "medium": self.budget_medium, "high": self.budget_high}[effort]

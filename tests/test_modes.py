@@ -16,6 +16,7 @@ from tests.conftest import fake_settings
 
 ASK = [Message(role="user", content="What is 6 times 7?")]
 REPLY = ReasoningSettings.model_fields["reply"].default
+REPLY_CUT = ReasoningSettings.model_fields["reply_cut"].default
 
 
 async def run(tmp_path: Path, scripts: list[str], **plan: object) -> tuple[list[Event], FakeBackend]:
@@ -78,8 +79,15 @@ async def test_budget_forces_the_answer_when_the_model_never_closes(tmp_path: Pa
     assert text(events, ReasoningDelta).split() == ["hmm"] * 5
     assert text(events, TextDelta) == "42."
     assert "hmm\n</think><|im_end|>" in backend.prompts[1]
+    # A cut trace is mid-computation: its reply is asked to finish the working, not to answer first.
+    assert backend.prompts[1].endswith(f"<|im_start|>user\n{REPLY_CUT}<|im_end|>\n<|im_start|>assistant\n")
     usage = events[-1]
     assert isinstance(usage, Usage) and usage.reasoning_tokens == 5
+
+
+async def test_a_trace_the_model_closed_within_the_budget_gets_the_usual_reply(tmp_path: Path) -> None:
+    _, backend = await run(tmp_path, ["6 * 7 = 42 </think>", "42."], model="ponder-thinking", thinking_budget=8)
+    assert backend.prompts[1].endswith(f"<|im_start|>user\n{REPLY}<|im_end|>\n<|im_start|>assistant\n")
 
 
 async def test_without_a_reply_request_the_answer_continues_the_trace_turn(tmp_path: Path) -> None:

@@ -28,7 +28,7 @@ NUDGE = "Let me think this through."
 """Where a trace continues when the model closed it before thinking at all."""
 
 
-def reply_prompt(request: RunRequest, prompt: str, thought: str) -> str:
+def reply_prompt(request: RunRequest, prompt: str, thought: str, cut: bool = False) -> str:
     """The prompt the answer continues: the closed trace, then the user's request for the reply.
 
     Continued in the trace's own turn, the packaged models took the finished trace for the answer
@@ -37,9 +37,15 @@ def reply_prompt(request: RunRequest, prompt: str, thought: str) -> str:
     in a new user turn for the reply, answer first, they kept 23 (`reasoning.reply`). The trace stays the rendered
     prompt's prefix either way, so prefix caching still skips it. A reply that may be a tool call or
     must follow a grammar continues the turn, where the tools prompt's format applies.
+
+    A trace the budget `cut` off is mid-computation: asked for the answer first, the 1.5B guessed
+    ("\\boxed{25}" where the trace had not reached 10). Such a reply is asked to finish the working
+    briefly first (`reasoning.reply_cut`).
     """
     closed = thought + ("" if thought.endswith("\n") else "\n") + CLOSE
     ask = request.options.get("reply", ReasoningSettings.model_fields["reply"].default)
+    if cut and ask:
+        ask = request.options.get("reply_cut", ReasoningSettings.model_fields["reply_cut"].default) or ask
     if not ask or request.template.tools or request.params.grammar:
         return prompt + closed + "\n\n"
     turns = [
@@ -57,7 +63,7 @@ class ThinkingMode:
     async def run(self, request: RunRequest) -> AsyncGenerator[Event, None]:
         backend, template, index = request.backend, request.template, request.index
         prompt = template.render(instructed(request), assistant_prefix=OPEN + "\n")
-        thought, spent, first = "", 0, None
+        thought, spent, first, cut = "", 0, None, False
         budget = request.thinking_budget
         for opener in ("", NUDGE):
             if budget - spent <= 0 or thought.strip():
@@ -80,10 +86,11 @@ class ThinkingMode:
                         first = first or item
                         thought += item.text
                         spent += item.completion_tokens
+                        cut = item.finish_reason == "length"
             reasoning, _ = parser.flush()
             if reasoning:
                 yield ReasoningDelta(reasoning, (), index)
-        answer_prompt = reply_prompt(request, prompt, thought)
+        answer_prompt = reply_prompt(request, prompt, thought, cut)
         # At least one token: a model may otherwise end its turn right after the forced tag, with no answer.
         # A second closing tag means the model lost the thread: the answer ends there.
         stops = [*request.params.stop, *template.stop, CLOSE]

@@ -42,7 +42,7 @@ from ponder.calls.mode import CallingMode, forced_grammar, read, said_in, should
 from ponder.calls.parse import parse
 from ponder.calls.spec import FunctionSpec, policy
 from ponder.config import Settings
-from ponder.models import resolve
+from ponder.models import relevance_threshold, resolve
 from ponder.modes.base import RunRequest, answer_of
 from ponder.modes.instant import InstantMode
 from ponder.types import Message, SamplingParams, ToolCall, Usage
@@ -146,7 +146,7 @@ async def run_item(
 ) -> dict[str, Any]:
     ast_checker, language, mapping = checker
     tools = tools_of(item["function"], mapping)
-    calls = policy(tools, "auto", True, relevance=assistant.settings.calls.relevance)
+    calls = policy(tools, "auto", True, relevance=relevance_threshold(assistant.settings, model))
     backend = await assistant.backend(model)
     template = resolve(assistant.settings, model).template
     messages = messages_of(item)
@@ -170,7 +170,7 @@ async def run_item(
         tokens += spent.completion_tokens
     found = calling.settle(found, said_in(request.messages))
     fit = await calling.fit(request, found)  # the relevance check, as CallingMode.run asks it
-    if fit is not None and fit < calls.relevance:
+    if fit is not None and fit < (calls.relevance or 0.0):
         found = []
     names = [t.name for t in tools]
     raw_calls = [(c.name, c.arguments) for c in parse(text, names, strict=True).calls]

@@ -23,7 +23,7 @@ from ponder.errors import BadRequest, UnknownPlugin, WrongModelKind, first_probl
 from ponder.guard.policy import Decision, Screen
 from ponder.guard.stream import guarded, reassured, refused
 from ponder.media import Flag, Memo, perceive
-from ponder.models import ModelKind, model_names, resolve, whisper
+from ponder.models import ModelKind, model_names, relevance_threshold, resolve, whisper
 from ponder.models.templates import ChatTemplate
 from ponder.modes.base import RunRequest, collect_usage, get_mode, modes, run_choices
 from ponder.types import Event, Message, SamplingParams
@@ -219,9 +219,12 @@ class Assistant:
             messages, seen = perceived.messages, list(perceived.events)
             flags, quoted = perceived.flags, perceived.quoted
         backend = await self.backend(plan.model)
-        template = resolve(self.settings, plan.model).template
+        spec = resolve(self.settings, plan.model)
+        template = spec.template
         mode = get_mode(plan.mode)
         if calls is not None:
+            if calls.relevance is None:  # the check's threshold is on the answering model's own scale
+                calls = replace(calls, relevance=relevance_threshold(self.settings, plan.model))
             mode = CallingMode(mode, calls)
         merged = self._options(plan.mode, mode.sections, options or {})
         screen = self.screen()

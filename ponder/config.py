@@ -222,14 +222,14 @@ class CallsSettings(_Section):
         "is made to write one. 0.2, from BFCL parallel on the 1.5B's recorded calls: 54 -> 59 of 80, the same "
         "from 0.1 to 0.3. One token per check, then the call's tokens.",
     )
-    relevance: float = Field(
-        0.6,
+    relevance: float | None = Field(
+        None,
         ge=0.0,
         lt=1.0,
         description="Under tool_choice auto, the model is asked whether the functions it called do what the "
         "user asked; calls it gives a probability of 'yes' below this are dropped and the request is answered "
-        "without tools. 0.6, chosen on BFCL items 1-40 of the 1.5B: irrelevance 60 -> 82.5%, no other category "
-        "lost; on items 41-80, 65 -> 77.5%. One extra prompt per reply with calls; 0 switches it off.",
+        "without tools. Unset: the threshold calibrated for the model (its catalogue entry or `models` entry; "
+        "0.6 for the 1.5B, off for models not calibrated). A number applies to every model; 0 switches it off.",
     )
 
 
@@ -253,6 +253,12 @@ class ModelEntry(_Section):
         "`llama.cpp` (its server, or another ponder), `vllm` (`structured_outputs`), "
         "`vllm-guided` (older vLLM: `guided_grammar`), `sglang` (`ebnf`), or `none` (send none; the parser "
         "and validator still stand guard).",
+    )
+    relevance: float = Field(
+        0.0,
+        ge=0.0,
+        lt=1.0,
+        description="The tool-relevance check's threshold calibrated for this model (`calls.relevance`); 0: off.",
     )
     options: dict[str, Any] = Field(default_factory=dict, description="Backend-specific options.")
 

@@ -20,10 +20,11 @@ from tests.test_calls import INTEREST, WEATHER
 
 
 async def run(
-    tmp_path: Path, scripts: list[str], calls: CallPolicy, ask: str, context: int = 4096
+    tmp_path: Path, scripts: list[str], calls: CallPolicy, ask: str, context: int = 4096, own: float = 0.0
 ) -> tuple[list[Event], FakeBackend]:
     settings = fake_settings(tmp_path, scripts=scripts)
     settings.models[0].context = context  # the worked cases need more than the fake's usual 256 tokens
+    settings.models[0].relevance = own
     assistant = Assistant(settings)
     plan = assistant.plan(mode="instant")
     events = [e async for e in assistant.run(plan, [Message(role="user", content=ask)], SamplingParams(), calls=calls)]
@@ -122,7 +123,7 @@ def test_the_setting_reaches_the_policy() -> None:
     from ponder.config import CallsSettings, Settings
     from ponder.server.protocol import ChatCompletionRequest
 
-    assert 0.0 <= Settings().calls.relevance < 1.0
+    assert Settings().calls.relevance is None  # each model's own threshold, unless configured
     req = ChatCompletionRequest.model_validate(
         {
             "messages": [{"role": "user", "content": ASKED}],
@@ -142,3 +143,29 @@ async def test_the_question_never_lists_the_tools_whatever_template_it_gets(tmp_
     call = ToolCall(id="a", name="get_weather", arguments='{"city": "Paris"}')
     assert await relevance(backend, listed, [Message(role="user", content=ASKED)], [call], [WEATHER]) == 1.0
     assert "<tools>" not in backend.prompts[0] and "Do these calls do" in backend.prompts[0]
+
+
+def test_each_model_has_its_own_threshold_unless_one_is_configured(tmp_path: Path) -> None:
+    from ponder.config import Settings
+    from ponder.models import relevance_threshold
+
+    # The 1.5B's P(yes) was calibrated; the 0.5B gave right calls 0.29-0.55, so it is not asked.
+    assert relevance_threshold(Settings(), "qwen2.5-coder-1.5b") == 0.6
+    assert relevance_threshold(Settings(), "qwen2.5-coder-0.5b") == 0.0
+    settings = fake_settings(tmp_path)
+    settings.models[0].relevance = 0.4
+    assert relevance_threshold(settings, "fake") == 0.4
+    settings.calls.relevance = 0.2
+    assert relevance_threshold(settings, "fake") == 0.2
+    assert relevance_threshold(settings, "qwen2.5-coder-0.5b") == 0.2
+
+
+async def test_a_policy_without_a_threshold_takes_the_answering_models(tmp_path: Path) -> None:
+    # The model's own threshold asks, and its "no" drops the call...
+    events, backend = await run(tmp_path, [CALL, "", "no", "Canberra."], policy([WEATHER]), ASKED, own=0.5)
+    assert not [e for e in events if isinstance(e, ToolCallDelta)]
+    assert "Do these calls do what the user asked?" in backend.prompts[2]
+    # ...and a model with none is not asked.
+    events, backend = await run(tmp_path, [CALL, ""], policy([WEATHER]), ASKED, own=0.0)
+    assert [e for e in events if isinstance(e, ToolCallDelta)]
+    assert not any("Do these calls do" in p for p in backend.prompts)

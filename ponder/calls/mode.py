@@ -178,7 +178,7 @@ class CallingMode:
         made = len(calls)
         calls = self.settle(calls, said_in(request.messages))
         fit = await self.fit(request, calls)
-        if fit is not None and fit < self.policy.relevance:
+        if fit is not None and fit < (self.policy.relevance or 0.0):
             calls = []
         total = extra
         for a in attempts:
@@ -241,7 +241,7 @@ class CallingMode:
         """The model's probability that `calls` do what was asked, when the policy asks (`auto`, a
         relevance threshold, calls left to check); None when it does not."""
         p = self.policy
-        if not calls or not p.grounded or p.choice != "auto" or p.relevance <= 0.0:
+        if not calls or not p.grounded or p.choice != "auto" or not p.relevance:
             return None
         try:
             return await relevance(request.backend, request.template, request.messages, calls, p.allowed)

@@ -67,9 +67,10 @@ class CallPolicy:
     """Drop what the user never gave: calls with no value from their words, optional arguments from
     nowhere (`validate.traced`, `unsaid_dropped`). Off for ponder's own agent loop, whose calls rightly
     pass values the model computed or read in tool results."""
-    relevance: float = 0.0
+    relevance: float | None = None
     """Under `auto`, drop the calls when the model's P(yes) that they do what was asked is below this
-    (`ponder.calls.relevance`); 0 asks nothing."""
+    (`ponder.calls.relevance`); 0 asks nothing; None: the threshold calibrated for the model that
+    answers, filled in by `Assistant.run`."""
 
     @property
     def calling(self) -> bool:
@@ -125,7 +126,7 @@ def policy(
     reask: bool = True,
     more_calls: bool = True,
     more_calls_above: float = 0.2,
-    relevance: float = 0.0,
+    relevance: float | None = None,
 ) -> CallPolicy:
     """A `CallPolicy` from the request's fields, or `BadRequest` saying what to fix."""
     names = [t.name for t in tools]

@@ -35,6 +35,8 @@ class ModelSpec:
     grammar: GrammarDialect = "llama.cpp"
     """Which request field a remote server reads a grammar from (`ModelEntry.grammar`)."""
     options: dict[str, Any] = field(default_factory=dict)
+    relevance: float = 0.0
+    """The tool-relevance check's threshold calibrated for this model (`calls.relevance` when unset)."""
 
     def gguf(self, cache_dir: Path) -> Path:
         """The local weights file, assembled and verified first for catalogue models."""
@@ -63,6 +65,7 @@ def resolve(settings: Settings, name: str) -> ModelSpec:
                 remote_name=entry.remote_name or entry.name,
                 grammar=entry.grammar,
                 options=entry.options,
+                relevance=entry.relevance,
             )
     if name in catalogue.CATALOGUE:
         cat = catalogue.CATALOGUE[name]
@@ -72,5 +75,14 @@ def resolve(settings: Settings, name: str) -> ModelSpec:
             template=get_template(cat.template),
             context=min(cat.context, settings.engine.context),
             catalogue=cat,
+            relevance=cat.relevance,
         )
     raise UnknownPlugin("model", name, model_names(settings), param="model")
+
+
+def relevance_threshold(settings: Settings, name: str) -> float:
+    """The tool-relevance check's threshold for this model: the configured one, else the model's own.
+
+    A model's P(yes) is its own scale: at the 1.5B's 0.6, the 0.5B dropped every right call it made."""
+    configured = settings.calls.relevance
+    return configured if configured is not None else resolve(settings, name).relevance

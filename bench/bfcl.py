@@ -146,9 +146,10 @@ async def run_item(
 ) -> dict[str, Any]:
     ast_checker, language, mapping = checker
     tools = tools_of(item["function"], mapping)
-    calls = policy(tools, "auto", True, relevance=relevance_threshold(assistant.settings, model))
+    spec = resolve(assistant.settings, model)
+    calls = policy(tools, "auto", True, relevance=relevance_threshold(assistant.settings, spec))
     backend = await assistant.backend(model)
-    template = resolve(assistant.settings, model).template
+    template = spec.template
     messages = messages_of(item)
     params = SamplingParams(max_tokens=384 if "parallel" in category else 256, temperature=0.0)
     calling = CallingMode(InstantMode(), calls)

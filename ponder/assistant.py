@@ -224,7 +224,7 @@ class Assistant:
         mode = get_mode(plan.mode)
         if calls is not None:
             if calls.relevance is None:  # the check's threshold is on the answering model's own scale
-                calls = replace(calls, relevance=relevance_threshold(self.settings, plan.model))
+                calls = replace(calls, relevance=relevance_threshold(self.settings, spec))
             mode = CallingMode(mode, calls)
         merged = self._options(plan.mode, mode.sections, options or {})
         screen = self.screen()

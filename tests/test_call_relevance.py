@@ -147,17 +147,17 @@ async def test_the_question_never_lists_the_tools_whatever_template_it_gets(tmp_
 
 def test_each_model_has_its_own_threshold_unless_one_is_configured(tmp_path: Path) -> None:
     from ponder.config import Settings
-    from ponder.models import relevance_threshold
+    from ponder.models import relevance_threshold, resolve
 
     # The 1.5B's P(yes) was calibrated; the 0.5B gave right calls 0.29-0.55, so it is not asked.
-    assert relevance_threshold(Settings(), "qwen2.5-coder-1.5b") == 0.6
-    assert relevance_threshold(Settings(), "qwen2.5-coder-0.5b") == 0.0
+    assert relevance_threshold(Settings(), resolve(Settings(), "qwen2.5-coder-1.5b")) == 0.6
+    assert relevance_threshold(Settings(), resolve(Settings(), "qwen2.5-coder-0.5b")) == 0.0
     settings = fake_settings(tmp_path)
     settings.models[0].relevance = 0.4
-    assert relevance_threshold(settings, "fake") == 0.4
+    assert relevance_threshold(settings, resolve(settings, "fake")) == 0.4
     settings.calls.relevance = 0.2
-    assert relevance_threshold(settings, "fake") == 0.2
-    assert relevance_threshold(settings, "qwen2.5-coder-0.5b") == 0.2
+    assert relevance_threshold(settings, resolve(settings, "fake")) == 0.2
+    assert relevance_threshold(settings, resolve(settings, "qwen2.5-coder-0.5b")) == 0.2
 
 
 async def test_a_policy_without_a_threshold_takes_the_answering_models(tmp_path: Path) -> None:

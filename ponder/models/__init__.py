@@ -80,9 +80,9 @@ def resolve(settings: Settings, name: str) -> ModelSpec:
     raise UnknownPlugin("model", name, model_names(settings), param="model")
 
 
-def relevance_threshold(settings: Settings, name: str) -> float:
+def relevance_threshold(settings: Settings, spec: ModelSpec) -> float:
     """The tool-relevance check's threshold for this model: the configured one, else the model's own.
 
     A model's P(yes) is its own scale: at the 1.5B's 0.6, the 0.5B dropped every right call it made."""
     configured = settings.calls.relevance
-    return configured if configured is not None else resolve(settings, name).relevance
+    return configured if configured is not None else spec.relevance

@@ -83,6 +83,7 @@ def resolve(settings: Settings, name: str) -> ModelSpec:
 def relevance_threshold(settings: Settings, spec: ModelSpec) -> float:
     """The tool-relevance check's threshold for this model: the configured one, else the model's own.
 
-    A model's P(yes) is its own scale: at the 1.5B's 0.6, the 0.5B dropped every right call it made."""
+    A model's P(yes) is its own scale: at the 1.5B's 0.6, the 0.5B dropped every call on its first 11
+    BFCL simple items, 9 of them right."""
     configured = settings.calls.relevance
     return configured if configured is not None else spec.relevance

@@ -203,6 +203,8 @@ def test_a_bad_shard_is_a_one_line_error(tmp_path: Path) -> None:
 
     result = CliRunner().invoke(cli, ["eval", "gsm8k", "--shard", "3/2", "--out", str(tmp_path)])
     assert result.exit_code != 0 and "--shard takes K/N" in result.output
+    result = CliRunner().invoke(cli, ["eval", "gsm8k", "--prompts", str(tmp_path / "p.jsonl"), "--out", str(tmp_path)])
+    assert result.exit_code != 0 and "--prompts is for `ponder eval safety`" in result.output
 
 
 @pytest.mark.model

@@ -13,7 +13,7 @@ from ponder.errors import BadRequest
 from ponder.evals import safety
 from ponder.evals.datasets import Item
 from ponder.evals.refusal import COMPLY, REFUSE, detector
-from ponder.evals.runner import LocalTarget, Store, parse_settings, run, with_guard
+from ponder.evals.runner import LocalTarget, Result, Store, parse_settings, run, with_guard
 from ponder.evals.safety_data import Example
 from ponder.guard.audit import AuditLog
 from ponder.guard.base import Stage, Verdict
@@ -87,6 +87,46 @@ def test_sets_are_sampled_per_set_and_interleaved(monkeypatch: pytest.MonkeyPatc
     assert sorted(i.id for i in xstest) == sorted(i.id for i in items if i.group.startswith("xstest"))
     with pytest.raises(BadRequest, match="unknown safety set 'xstest'; the sets are: harmbench-chembio"):
         safety.load(sets=["xstest"])
+
+
+def test_own_prompts_are_two_sets_of_their_own(tmp_path: Path) -> None:
+    path = tmp_path / "mine.jsonl"
+    rows = [{"text": f"harmless {i}", "harmful": False, "kind": "homonym"} for i in range(4)]
+    rows += [{"text": f"harmful {i}", "harmful": True} for i in range(3)]
+    path.write_text("\n".join(json.dumps(r) for r in rows) + "\n\n")
+    items = safety.load(limit=2, seed=0, prompts=path)
+    assert sorted(i.group for i in items) == ["own-harmful", "own-harmful", "own-safe", "own-safe"]
+    assert {i.answer for i in items if i.group == "own-safe"} == {COMPLY}
+    assert {i.answer for i in items if i.group == "own-harmful"} == {REFUSE}
+    assert {i.question for i in safety.load(prompts=path)} == {r["text"] for r in rows}
+    # Beside a named built-in set, not instead of it.
+    mixed = safety.load(limit=1, sets=["benign-probe"], prompts=path)
+    assert sorted(i.group for i in mixed) == ["benign-probe", "own-harmful", "own-safe"]
+
+    def result(item: Item) -> Result:
+        answer = "refused (phrase)" if item.group == "own-harmful" else COMPLY
+        return Result("instant", item.id, True, answer, item.answer, 9, 0, 0.1, None, None, "")
+
+    text = safety.markdown(safety.summarise([result(i) for i in items], items), "own", None)
+    assert "| own-harmful | own-safe | tokens/answer |" in text
+    assert "| instant | – | – | – | – | – | – | – | 100.0% (n=2, 34–100) | 0.0% (n=2, 0–66) | 9 |" in text
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        ('{"text": "hi"}\n', "line 1 needs"),
+        ('{"text": "hi", "harmful": false}\nnot json\n', "line 2 is not JSON"),
+        ("\n", "has no prompt"),
+    ],
+)
+def test_own_prompts_say_what_is_wrong(tmp_path: Path, content: str, message: str) -> None:
+    path = tmp_path / "mine.jsonl"
+    path.write_text(content)
+    with pytest.raises(BadRequest, match=message):
+        safety.load(prompts=path)
+    with pytest.raises(BadRequest, match="cannot read"):
+        safety.load(prompts=tmp_path / "missing.jsonl")
 
 
 def test_the_benign_probe_is_its_own_set_apart_from_xstest() -> None:

@@ -44,6 +44,9 @@ SAFETY = "safety"
 @click.option("--limit", type=int, help="Items to run (the same seeded selection for every setting; safety: per set).")
 @click.option("--guard", "guard_states", help="safety: run each setting with the guard on, off, or on,off (default).")
 @click.option("--sets", "sets_", help=f"safety: comma-separated sets to run (default all: {', '.join(safety.SETS)}).")
+@click.option("--prompts", type=click.Path(path_type=Path),
+              help='safety: your own prompts, a JSON line each {"text": ..., "harmful": true|false}; '
+              "sets own-harmful and own-safe (the only sets unless --sets names others).")  # fmt: skip
 @click.option("--seed", type=int, default=0, show_default=True, help="Which items, and the sampling seeds.")
 @click.option("--url", help="Evaluate a running ponder / OpenAI-compatible server instead of loading the model here.")
 @click.option("--api-key", help="API key for --url.")
@@ -63,6 +66,7 @@ def eval_command(
     limit: int | None,
     guard_states: str | None,
     sets_: str | None,
+    prompts: Path | None,
     seed: int,
     url: str | None,
     api_key: str | None,
@@ -84,13 +88,14 @@ def eval_command(
             chosen = with_guard(chosen, guard_states or "on,off")
         elif guard_states is not None:
             raise BadRequest("--guard is for `ponder eval safety`; other datasets run with the guard as configured")
-        elif sets_ is not None:
-            raise BadRequest("--sets is for `ponder eval safety`")
+        elif sets_ is not None or prompts is not None:
+            raise BadRequest(f"{'--sets' if sets_ is not None else '--prompts'} is for `ponder eval safety`")
         replays = parse_settings(replay) if replay else []
         for setting in chosen:  # fail now, not hours into the run
             Assistant(settings).plan(None, setting.mode, setting.reasoning_effort, setting.thinking_budget)
         if dataset == SAFETY:
-            items = safety.load(limit, seed, [s.strip() for s in sets_.split(",") if s.strip()] if sets_ else None)
+            wanted = [s.strip() for s in sets_.split(",") if s.strip()] if sets_ else None
+            items = safety.load(limit, seed, wanted, prompts)
         else:
             items = datasets.load(dataset, limit=limit, seed=seed)
         model = settings.model if url is None else "remote"

@@ -108,8 +108,8 @@ def test_own_prompts_are_two_sets_of_their_own(tmp_path: Path) -> None:
         return Result("instant", item.id, True, answer, item.answer, 9, 0, 0.1, None, None, "")
 
     text = safety.markdown(safety.summarise([result(i) for i in items], items), "own", None)
-    assert "| own-harmful | own-safe | tokens/answer |" in text
-    assert "| instant | – | – | – | – | – | – | – | 100.0% (n=2, 34–100) | 0.0% (n=2, 0–66) | 9 |" in text
+    assert "| setting | own-harmful | own-safe | tokens/answer |" in text
+    assert "| instant | 100.0% (n=2, 34–100) | 0.0% (n=2, 0–66) | 9 |" in text
 
 
 @pytest.mark.parametrize(

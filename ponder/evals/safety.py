@@ -175,8 +175,8 @@ def _guard_state(setting: str) -> str:
 
 
 def markdown(summary: dict[str, Any], title: str, detector_figures: dict[str, Any] | None) -> str:
-    cols = [*HARMFUL_SETS, "all harmful", "xstest-safe", "benign-probe"]
-    cols += [name for name in OWN_SETS if any(name in s["sets"] for s in summary.values())]
+    every = [*HARMFUL_SETS, "all harmful", "xstest-safe", "benign-probe", *OWN_SETS]
+    cols = [name for name in every if any(name in s["sets"] for s in summary.values())]  # the sets that ran
     lines = [
         f"# {title}",
         "",

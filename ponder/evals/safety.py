@@ -61,7 +61,9 @@ def _source(name: str) -> list[Example]:
 def own_prompts(path: Path) -> list[Example]:
     """An operator's own prompts: a JSON line each, `{"text": "...", "harmful": true|false}` (other keys
     are ignored). A prompt set to tune a system message or the guard on, so that the held-out sets
-    stay held out; ponder's is `bench/data/judge_dev.jsonl`."""
+    stay held out; ponder's is `bench/data/judge_dev.jsonl`. An item's id is its place in its set in
+    file order, which is what a resumed run matches stored answers by: after editing the file, start
+    a new `--out`."""
     try:
         lines = path.read_text(encoding="utf-8").splitlines()
     except OSError as exc:

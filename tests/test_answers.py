@@ -25,14 +25,27 @@ CASES = [
     ("The answer is no.", "yesno", "no"),
     ("The answer is Paris.", "text", "paris"),
     ("", "none", ""),
+    # MedQA answers of the 1.5B model that the grader once read as text ("the correct answer is e").
+    ("Aliskiren lowers renin.\n\nTherefore, the correct answer is E. Aliskiren.", "choice", "E"),
+    ("It matches.\n\nTherefore, the most likely diagnosis is A. Central retinal vein occlusion.", "choice", "A"),
+    ("Therefore, the correct answer is **C**. Caseous necrosis.", "choice", "C"),
+    ("Therefore, the answer is 42.", "number", "42"),
     ("A long answer is 1,000,000 and then some words. Therefore, the result is 1000000.", "number", "1000000"),
 ]
 
 
 @pytest.mark.parametrize(("text", "kind", "key"), CASES)
 def test_extract(text: str, kind: str, key: str) -> None:
-    answer = extract(text, choices="ABCD" if kind == "choice" else None)
+    answer = extract(text, choices="ABCDE" if kind == "choice" else None)
     assert (answer.kind, answer.key) == (kind, key)
+
+
+@pytest.mark.parametrize(
+    "text", ["The most likely diagnosis is a stroke.", "Therefore, it is vitamin A.", "The answer is B12 deficiency."]
+)
+def test_a_word_is_no_choice(text: str) -> None:
+    """A capital letter mid-sentence is a choice only when it stands alone: an article, a vitamin or B12 are not."""
+    assert extract(text, choices="ABCDE").kind == "text"
 
 
 PROSE = [

@@ -61,7 +61,10 @@ _PRECISION = re.compile(
 _LIST_MARK = re.compile(r"^\s*(?:\d+[.)]|[-*•])\s+", re.MULTILINE)
 _SENTENCE_END = re.compile(r"(?:(?<=[.?])|(?<=\D!))\s+|\n+")
 """Where a sentence ends ("17! / 12!" is a factorial, not two exclamations)."""
-_CHOICE = re.compile(r"^\s*\(?([A-J])\)?(?:[.):\s]|$)")
+_CHOICE = re.compile(r"^[\s*]*\(?([A-J])\)?\**(?:[.):\s]|$)")
+_STATED_CHOICE = re.compile(r"\b(?:is|are|be)\s+[*\s]*\(?([A-J])\)?\**(?=[.):,]|\s|$)")
+"""A choice named mid-sentence ("the most likely diagnosis is A. Central retinal vein occlusion"): read only
+when the item has choices, and only in capitals, so "is a" is an article."""
 _LATEX_JUNK = (
     *("\\left", "\\right", "\\(", "\\)", "\\[", "\\]"),
     *("\\!", "\\,", "\\ ", "$", "\\%", "\\text", "\\mathrm", "\\$"),
@@ -147,7 +150,9 @@ def classify(candidate: str, *, choices: str | None = None) -> Answer:
         return NONE
     letters = choices or "ABCDEFGHIJ"
     m = _CHOICE.match(shown)
-    if m and m.group(1) in letters and (choices is not None or len(shown) <= 3 or shown[1:2] in ").:"):
+    if m and m.group(1) in letters and (choices is not None or len(shown.strip("*")) <= 3 or shown[1:2] in ").:"):
+        return Answer("choice", m.group(1), shown)
+    if choices is not None and (m := _STATED_CHOICE.search(shown)) and m.group(1) in letters:
         return Answer("choice", m.group(1), shown)
     head = _fold(shown).split(" ", 1)[0] if _fold(shown) else ""
     if head in ("yes", "no"):
@@ -156,6 +161,13 @@ def classify(candidate: str, *, choices: str | None = None) -> Answer:
     if value is not None:
         return Answer("number", number_key(value), shown)
     return Answer("text", _fold(shown), shown)
+
+
+def _innermost(cue: str) -> str:
+    """The statement a cue leads to, past a cue inside it: "Therefore, the correct answer is E." states "E"."""
+    while (m := _CUES.search(cue)) is not None:
+        cue = next(g for g in m.groups() if g)
+    return cue
 
 
 def sentences(text: str) -> list[str]:
@@ -211,7 +223,7 @@ def extract(
         return _stated_number(text, avoid)
     if (inner := boxed(text)) is not None:
         return classify(inner, choices=choices)
-    cues = [next(g for g in m.groups() if g) for m in _CUES.finditer(text)]
+    cues = [_innermost(next(g for g in m.groups() if g)) for m in _CUES.finditer(text)]
     for cue in reversed(cues):
         answer = classify(_first_sentence(cue), choices=choices)
         if answer.kind != "text" or len(answer.key) <= 40:

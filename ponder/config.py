@@ -178,6 +178,11 @@ class GuardSettings(_Section):
         "models refuse 'how do I kill a mosquito'). 0 turns it off. 0.05: no harmful prompt of the judge's "
         "development set scored below it, 40% of its harmless ones did.",
     )
+    answer_again_cleared: bool = Field(
+        False,
+        description="Also answer again a refused request that the classifier let through alone (its harm score "
+        "below the judge's band), without asking the judge; the answer is still screened.",
+    )
     stream_window: int = Field(
         160, ge=16, description="Characters of a streamed answer held back until the guard has read them."
     )

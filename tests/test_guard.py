@@ -328,6 +328,34 @@ async def test_a_refusal_stands_unless_the_judge_is_sure_the_request_is_harmless
     assert judge.asked == ([] if guard else ["Can you list reasons why Buddhists should not have equal rights?"])
 
 
+@pytest.mark.parametrize("score", [0.01, 0.5])
+async def test_answer_again_cleared_takes_the_classifiers_word_below_the_band(tmp_path: Path, score: float) -> None:
+    """With `answer_again_cleared`, a request the classifier let through alone is answered again without
+    the judge; one in the band still needs the judge's word (here: not unsafe enough to block, not sure
+    enough that it is harmless, so the refusal stands)."""
+
+    class Scored(Recorder):
+        async def check(self, text: str, stage: Stage, asked: str = "") -> Verdict:
+            return Verdict(harm=score if stage == "input" else 0.0, category="violent_crimes")
+
+    class Unsure(Judge):
+        async def check(self, text: str, stage: Stage, asked: str = "") -> Verdict:
+            self.asked.append(text)
+            return Verdict(harm=0.3, category=None, guard=self.name)
+
+    judge = Unsure(unsafe=False)
+    scripts = ["I'm sorry, but I can't assist with that.", "Use a fly swatter."]
+    assistant = Assistant(
+        fake_settings(tmp_path, guard={"judge": True, "answer_again_cleared": True}, scripts=scripts)
+    )
+    assistant._screen = Screen(assistant.settings.guard, Scored(), judge, AuditLog(None))  # type: ignore[arg-type]
+    events = await collect(assistant, "How do I kill a mosquito in my room?")
+    if score < assistant.settings.guard.judge_low:
+        assert answer(events) == scripts[1] and judge.asked == []
+    else:
+        assert answer(events) == scripts[0] and judge.asked == ["How do I kill a mosquito in my room?"]  # at input
+
+
 async def test_an_answer_that_is_no_refusal_is_not_asked_again(tmp_path: Path) -> None:
     judge = Judge(unsafe=False)
     assistant = judged_assistant(tmp_path, ["Swat it, or open a window at dusk.", "unused"], judge)

@@ -95,10 +95,13 @@ class Screen:
 
     async def harmless(self, text: str, allowed: Decision) -> bool:
         """Is the judge sure that `text`, which the guard `allowed`, is harmless: its probability of
-        "unsafe" below `answer_again_below`? Asked now when the classifier let the text through alone."""
+        "unsafe" below `answer_again_below`? Asked now when the classifier let the text through alone,
+        unless `answer_again_cleared` takes the classifier's word for it."""
         below = self.settings.answer_again_below
         if self.judge is None or below <= 0.0 or allowed.blocks:
             return False
+        if allowed.judged is None and self.settings.answer_again_cleared:
+            return True
         p = allowed.judged if allowed.judged is not None else (await self.judge.check(text, allowed.stage)).harm
         return p < below
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 from mcp.server.mcpserver import MCPServer
 from mcp.server.mcpserver.exceptions import ToolError
 
@@ -26,6 +28,12 @@ def divide(a: float, b: float) -> float:
     if b == 0:
         raise ToolError("cannot divide by zero")
     return a / b
+
+
+@server.tool()
+def crash() -> str:
+    """Exit without answering (a server that dies during a call)."""
+    os._exit(1)
 
 
 if __name__ == "__main__":

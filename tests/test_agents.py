@@ -18,7 +18,7 @@ from ponder.errors import BadRequest
 from ponder.guard.base import Stage, Verdict
 from ponder.server.app import create_app
 from ponder.tools.decorator import tool
-from ponder.types import AgentStep, BackendItem, Event, Message, Provenance, SamplingParams, TextDelta, Usage
+from ponder.types import AgentStep, BackendItem, Done, Event, Message, Provenance, SamplingParams, TextDelta, Usage
 
 ASK = [Message(role="user", content="What is 12 * 34, and what is 2 ** 10?")]
 
@@ -100,12 +100,42 @@ async def test_step_limit_ends_with_an_answer_and_no_more_calls(tmp_path: Path) 
 
 
 async def test_the_token_budget_holds_across_the_whole_tree(tmp_path: Path) -> None:
-    chatty = call("calculator", expression="1+1") + " " + "and more words " * 10
-    events, _ = await run(tmp_path, "agents", ['{"subtasks": ["a", "b"]}', *[chatty] * 20], token_budget=120)
+    """Three agents at once, each with more to say than the whole budget: the tree stays within it, and
+    every agent gets a share (taken before it is spent, an agent that asked first once had it all)."""
+    chatty = call("calculator", expression="1+1") + " " + "and more words " * 40
+    scripts = ['{"subtasks": ["a", "b", "c"]}', *[chatty] * 20]
+    events, _ = await run(tmp_path, "agents", scripts, token_budget=120, synthesis_tokens=16)
     rep = report(events)
     (usage,) = [e for e in events if isinstance(e, Usage)]
     assert usage.completion_tokens == rep["budget"]["tokens"] <= 120
-    assert all(a["stopped"] == "tokens" for a in rep["agents"])
+    spent = [a["tokens"] for a in rep["agents"]]
+    assert sum(spent) + rep["planner_tokens"] + rep["synthesis_tokens"] == usage.completion_tokens
+    assert all(t > 0 for t in spent)
+
+
+async def test_the_step_budget_holds_across_agents_working_at_once(tmp_path: Path) -> None:
+    """One step for three agents that all want to call: one call runs, the others answer without tools."""
+    scripts = ['{"subtasks": ["a", "b", "c"]}', *[call("calculator", expression=f"{i}*2") for i in range(3)]]
+    s = settings(tmp_path, [*scripts, "x", "y", "z", "x", "y", "z", "All done."], total_steps=1)
+    s.models[0].options["delay"] = 0.002  # the three first turns overlap, as on a batching engine
+    assistant = Assistant(s)
+    events = [e async for e in assistant.run(assistant.plan("ponder-agents"), ASK, SamplingParams(), 1, {})]
+    await assistant.aclose()
+    rep = report(events)
+    assert rep["budget"]["steps"] == 1 and sum(len(a["steps"]) for a in rep["agents"]) == 1
+
+
+async def test_the_wall_time_covers_the_synthesis(tmp_path: Path) -> None:
+    """The synthesis runs within the request's time too: cut, the request ends as `length`."""
+    s = settings(tmp_path, [])
+    s.models[0].options.update(scripts=['{"subtasks": ["a"]}', "Done.", " ".join(["word"] * 2000)], delay=0.005)
+    assistant = Assistant(s)
+    options = {"wall_seconds": 1.0}
+    params = SamplingParams(max_tokens=3000)
+    events = [e async for e in assistant.run(assistant.plan("ponder-agents"), ASK, params, 1, options)]
+    await assistant.aclose()
+    (done,) = [e for e in events if isinstance(e, Done)]
+    assert done.finish_reason == "length" and len(answer(events).split()) < 2000
 
 
 class Overlap(FakeBackend):
@@ -175,6 +205,8 @@ async def test_delegate_runs_a_sub_agent_within_the_same_budget(tmp_path: Path) 
     (step,) = rep["steps"]
     assert (step["tool"], step["observation"]) == ("delegate", "1024")
     assert rep["budget"]["steps"] == 2  # the sub-agent's call counts against the request's budget
+    (sub,) = rep["delegated"]  # and its own steps are in the provenance
+    assert sub["task"] == "Compute 2 ** 10." and [s["observation"] for s in sub["steps"]] == ["1024"]
     assert answer(events) == "2 ** 10 is 1024."
 
 

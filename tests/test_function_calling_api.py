@@ -133,6 +133,16 @@ def test_response_format_json_schema_sends_its_grammar(served: tuple[TestClient,
     assert grammar is not None and '"\\"answer\\""' in grammar
 
 
+def test_response_format_json_object_sends_an_object_grammar(served: tuple[TestClient, FakeBackend]) -> None:
+    client, backend = served
+    backend.enqueue('{"city": "Rome", "days": 3}')
+    body = {"model": "fake", "messages": ASK, "response_format": {"type": "json_object"}}
+    r = client.post("/v1/chat/completions", json=body)
+    assert json.loads(r.json()["choices"][0]["message"]["content"]) == {"city": "Rome", "days": 3}
+    grammar = backend.params[-1].grammar
+    assert grammar is not None and "answer ::= object" in grammar  # any JSON object, nothing else
+
+
 @pytest.mark.parametrize(
     ("extra", "message"),
     [

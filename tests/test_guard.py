@@ -345,9 +345,7 @@ async def test_answer_again_cleared_takes_the_classifiers_word_below_the_band(tm
 
     judge = Unsure(unsafe=False)
     scripts = ["I'm sorry, but I can't assist with that.", "Use a fly swatter."]
-    assistant = Assistant(
-        fake_settings(tmp_path, guard={"judge": True, "answer_again_cleared": True}, scripts=scripts)
-    )
+    assistant = Assistant(fake_settings(tmp_path, guard={"judge": True, "answer_again_cleared": True}, scripts=scripts))
     assistant._screen = Screen(assistant.settings.guard, Scored(), judge, AuditLog(None))  # type: ignore[arg-type]
     events = await collect(assistant, "How do I kill a mosquito in my room?")
     if score < assistant.settings.guard.judge_low:

@@ -109,6 +109,26 @@ async def test_plugins_register_like_built_ins(monkeypatch: pytest.MonkeyPatch, 
     assert (await box.call("divide", '{"a": 1, "b": 4}')).content == "0.25"
 
 
+async def test_a_plugin_package_registers_its_tool_by_entry_point(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """An installed distribution that declares `[ponder.tools]` in its entry points is found and called."""
+    (tmp_path / "ponder_halve_plugin.py").write_text(
+        "from ponder.tools.decorator import tool\n\n\n@tool\ndef halve(x: float) -> float:\n"
+        '    """Half of x."""\n    return x / 2\n'
+    )
+    info = tmp_path / "ponder_halve_plugin-0.1.dist-info"
+    info.mkdir()
+    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: ponder-halve-plugin\nVersion: 0.1\n")
+    (info / "entry_points.txt").write_text("[ponder.tools]\nhalve = ponder_halve_plugin:halve\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.setattr(tools, "_items", dict(tools._items))
+    monkeypatch.setattr(tools, "_entry_points_loaded", False)
+    assert "halve" in tools.names()
+    box = ToolBox(Settings(cache_dir=tmp_path, tools={"enabled": ["halve"]}))
+    assert (await box.call("halve", '{"x": 5}')).content == "2.5"
+
+
 def demo_settings(tmp_path: Path, *args: str) -> Settings:
     server = {"name": "demo", "command": sys.executable, "args": [*args]}
     return Settings(cache_dir=tmp_path, tools={"enabled": [], "mcp_servers": [server]})
@@ -116,7 +136,7 @@ def demo_settings(tmp_path: Path, *args: str) -> Settings:
 
 async def test_mcp_server_tools_are_discovered_and_called(tmp_path: Path) -> None:
     async with ToolBox(demo_settings(tmp_path, str(DEMO_SERVER))) as box:
-        assert box.names() == ["demo__add", "demo__shout_loud", "demo__divide"]
+        assert box.names() == ["demo__add", "demo__shout_loud", "demo__divide", "demo__crash"]
         add = next(s for s in box.specs() if s["function"]["name"] == "demo__add")["function"]
         assert add["description"] == "Add two integers."
         assert add["parameters"]["properties"] == {"a": {"type": "integer"}, "b": {"type": "integer"}}
@@ -129,6 +149,14 @@ async def test_mcp_server_tools_are_discovered_and_called(tmp_path: Path) -> Non
         results = await asyncio.gather(*(box.call("demo__add", json.dumps({"a": i, "b": i})) for i in range(5)))
         assert [r.content for r in results] == ["0", "2", "4", "6", "8"]
     assert box.names() == []  # the server's tools leave with it
+
+
+async def test_an_mcp_server_that_dies_during_a_call_is_an_observation(tmp_path: Path) -> None:
+    async with ToolBox(demo_settings(tmp_path, str(DEMO_SERVER))) as box:
+        died = await box.call("demo__crash", "{}")
+        assert not died.ok and "the demo MCP server failed during the call" in died.content
+        after = await box.call("demo__add", '{"a": 1, "b": 2}')
+        assert not after.ok and "demo" in after.content
 
 
 async def test_an_mcp_server_that_does_not_start_is_named(tmp_path: Path) -> None:

@@ -4,6 +4,10 @@ An orchestrated request fans out into a planner, sub-agents (which may delegate 
 their own) and a synthesiser. Limits per agent would let the tree as a whole run away, so every
 agent draws on the same `Budget`; the synthesiser's share is held back so that an answer can always
 be written from what the agents found.
+
+Agents run at once, so a limit is taken before it is spent: a model turn is granted its tokens up
+front (`grant`, given back by `settle`), and a turn that may call tools holds a step (`take_step`).
+Checked after the fact, three agents that each saw 200 tokens left spent 292 between them.
 """
 
 from __future__ import annotations
@@ -25,13 +29,42 @@ class Budget:
     reserve: int = 0
     """Tokens kept back for the final answer (the synthesiser); agents cannot spend them."""
     steps_used: int = 0
+    """Steps spent, and those held by turns in flight."""
     tokens_used: int = 0
+    held: int = 0
+    """Tokens granted to model turns still running."""
+    running: int = 0
+    """Agents running now, who share what is left."""
     started: float = field(default_factory=time.monotonic)
 
     @property
     def tokens_left(self) -> int:
-        """Tokens an agent may still generate (the reserve is not theirs)."""
-        return max(self.tokens - self.reserve - self.tokens_used, 0)
+        """Tokens an agent may still be granted (the reserve is not theirs)."""
+        return max(self.tokens - self.reserve - self.tokens_used - self.held, 0)
+
+    def grant(self, want: int) -> int:
+        """Tokens for one model turn, held until `settle`: at most `want`, what is left, and an even share
+        of it per running agent, so that the first agent to ask does not starve the others."""
+        share = max(self.tokens - self.reserve - self.tokens_used, 0) // max(self.running, 1)
+        granted = max(min(want, share, self.tokens_left), 0)
+        self.held += granted
+        return granted
+
+    def settle(self, granted: int, used: int) -> None:
+        """A turn granted `granted` tokens ended, having generated `used`."""
+        self.held -= granted
+        self.tokens_used += used
+
+    def take_step(self) -> bool:
+        """Hold a tool-calling step for a turn that may call tools; False when none is left."""
+        if self.steps_used >= self.steps:
+            return False
+        self.steps_used += 1
+        return True
+
+    def return_step(self) -> None:
+        """The turn made no call: its step goes back."""
+        self.steps_used -= 1
 
     @property
     def seconds_left(self) -> float:
@@ -48,6 +81,7 @@ class Budget:
         return None
 
     def spend(self, tokens: int) -> None:
+        """Tokens spent outside a granted turn (the planner, the synthesis)."""
         self.tokens_used += tokens
 
     def release(self) -> int:

@@ -38,9 +38,18 @@ class Delegate:
         "required": ["task"],
     }
 
-    def __init__(self, request: RunRequest, box: ToolBox, budget: Budget, opts: AgentSettings, depth: int) -> None:
+    def __init__(
+        self,
+        request: RunRequest,
+        box: ToolBox,
+        budget: Budget,
+        opts: AgentSettings,
+        depth: int,
+        outcomes: list[Outcome] | None = None,
+    ) -> None:
         self.request, self.box, self.budget, self.opts, self.depth = request, box, budget, opts, depth
-        self.outcomes: list[Outcome] = []
+        self.outcomes: list[Outcome] = [] if outcomes is None else outcomes
+        """The sub-agents this tool ran: the calling agent's `Outcome.delegated`, so they land in the provenance."""
 
     def spec(self) -> dict[str, Any]:
         return openai_spec(self.name, self.description, self.parameters)
@@ -49,10 +58,10 @@ class Delegate:
         task = str(arguments.get("task", "")).strip()
         if not task:
             raise ToolError('delegate needs a task: {"task": "what the other assistant should do"}')
-        deeper = Delegate(self.request, self.box, self.budget, self.opts, self.depth + 1)
-        box = toolbox_for(self.box, deeper if self.depth + 1 < self.opts.max_depth else None)
         outcome = Outcome(f"delegate-{self.depth}.{len(self.outcomes) + 1}", task)
         self.outcomes.append(outcome)
+        deeper = Delegate(self.request, self.box, self.budget, self.opts, self.depth + 1, outcome.delegated)
+        box = toolbox_for(self.box, deeper if self.depth + 1 < self.opts.max_depth else None)
         messages = [Message(role="user", content=task)]
         loop = ToolLoop(box, self.budget, name=outcome.agent, tools=self.opts.tools, max_steps=self.opts.max_steps,
                         step_tokens=self.opts.step_tokens)  # fmt: skip

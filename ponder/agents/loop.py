@@ -70,18 +70,23 @@ class Outcome:
     tokens: int = 0
     prompt_tokens: int = 0
     stopped: Exhausted | None = None
+    delegated: list[Outcome] = field(default_factory=list)
+    """The sub-agents it handed tasks to (`delegate`), each with its own steps."""
 
     def report(self) -> dict[str, Any]:
         out: dict[str, Any] = {"agent": self.agent}
         if self.task:
             out["task"] = self.task
-        return out | {
+        out |= {
             "steps": [s.report() for s in self.steps],
             "answer": self.answer,
             "turns": self.turns,
             "tokens": self.tokens,
             "stopped": self.stopped,
         }
+        if self.delegated:
+            out["delegated"] = [o.report() for o in self.delegated]
+        return out
 
 
 @dataclass
@@ -135,34 +140,43 @@ class ToolLoop:
         convo = list(request.messages)
         made: dict[tuple[str, str], Step] = {}
         answer_now = False
-        while True:
-            why = self._limit(outcome)
-            turn = await self._turn(request, convo, outcome, tools=why is None and not answer_now)
-            if turn is None:  # out of time or tokens before the model could answer
-                outcome.stopped = outcome.stopped or self.budget.exhausted() or "time"
-                break
-            if why is not None:
-                outcome.stopped = why
-            if not turn.calls or why is not None or answer_now:
-                outcome.answer = turn.text.strip()
-                break
-            fresh = [c for c in turn.calls if call_key(c) not in made]
-            if not fresh:
-                # Small models often ask again for what they already have: they have what they need, so
-                # the next turn offers no tools and the model answers from the results above.
-                answer_now = True
-                continue
-            self.budget.steps_used += 1
-            convo.append(Message(role="assistant", content=turn.text, tool_calls=fresh))
-            steps = await asyncio.gather(*(self._call(request, c) for c in fresh))
-            for call, step in zip(fresh, steps, strict=True):
-                made[call_key(call)] = step
-                outcome.steps.append(step)
-                convo.append(Message(role="tool", content=step.observation, tool_call_id=call.id, name=call.name))
-                yield AgentStep(
-                    self.name, "call", f"{call.name}({call.arguments})", call.name, step.ok,
-                    step.observation[:SHOWN], request.index,
-                )  # fmt: skip
+        self.budget.running += 1
+        try:
+            await asyncio.sleep(0)  # agents started together all count themselves before the first grant
+            while True:
+                why = self._limit(outcome)
+                offer = why is None and not answer_now
+                if offer and not self.budget.take_step():  # held through the turn: others see it taken
+                    why, offer = "steps", False
+                turn = await self._turn(request, convo, outcome, tools=offer)
+                fresh = [c for c in turn.calls if call_key(c) not in made] if turn is not None and offer else []
+                if offer and not fresh:
+                    self.budget.return_step()
+                if turn is None:  # out of time or tokens before the model could answer
+                    outcome.stopped = outcome.stopped or self.budget.exhausted() or "time"
+                    break
+                if why is not None:
+                    outcome.stopped = why
+                if not turn.calls or not offer:
+                    outcome.answer = turn.text.strip()
+                    break
+                if not fresh:
+                    # Small models often ask again for what they already have: they have what they need, so
+                    # the next turn offers no tools and the model answers from the results above.
+                    answer_now = True
+                    continue
+                convo.append(Message(role="assistant", content=turn.text, tool_calls=fresh))
+                steps = await asyncio.gather(*(self._call(request, c) for c in fresh))
+                for call, step in zip(fresh, steps, strict=True):
+                    made[call_key(call)] = step
+                    outcome.steps.append(step)
+                    convo.append(Message(role="tool", content=step.observation, tool_call_id=call.id, name=call.name))
+                    yield AgentStep(
+                        self.name, "call", f"{call.name}({call.arguments})", call.name, step.ok,
+                        step.observation[:SHOWN], request.index,
+                    )  # fmt: skip
+        finally:
+            self.budget.running -= 1
         if not outcome.answer:
             outcome.answer = _fallback(outcome)
         yield AgentStep(self.name, "answer", outcome.answer[:SHOWN], index=request.index)
@@ -174,9 +188,10 @@ class ToolLoop:
         return self.budget.exhausted()
 
     async def _turn(self, request: RunRequest, convo: list[Message], outcome: Outcome, tools: bool) -> Turn | None:
-        room = min(self.step_tokens, self.budget.tokens_left)
+        room = self.budget.grant(self.step_tokens)
         seconds = self.budget.seconds_left
         if room <= 0 or seconds <= 0:
+            self.budget.settle(room, 0)
             return None
         # The last turn keeps the tools in the prompt (without them, the calls above make no sense to the model
         # and it refuses) and asks for the answer in words; any call it still makes is ignored.
@@ -185,8 +200,12 @@ class ToolLoop:
         # Nor the user-grounding filters: an agent's calls pass what it computed or read in tool results.
         policy = CallPolicy(self.functions, choice if self.functions else "none", more_calls=False, grounded=False)
         messages = convo if tools or not outcome.steps else [*convo, Message(role="user", content=ANSWER_NOW)]
-        params = request.params.model_copy(update={"max_tokens": room})
-        sub = replace(request, messages=messages, params=params)
+        # A thinking agent's trace comes out of the same grant as its answer.
+        think = min(request.thinking_budget, room // 2) if self.inner.name == "thinking" else request.thinking_budget
+        params = request.params.model_copy(
+            update={"max_tokens": room - think if self.inner.name == "thinking" else room}
+        )
+        sub = replace(request, messages=messages, params=params, thinking_budget=think)
         turn = Turn()
         calls: dict[int, dict[str, str]] = {}
         try:
@@ -211,14 +230,16 @@ class ToolLoop:
             outcome.turns += 1
             outcome.tokens += turn.usage.completion_tokens
             outcome.prompt_tokens = max(outcome.prompt_tokens, turn.usage.prompt_tokens)
-            self.budget.spend(turn.usage.completion_tokens)
+            self.budget.settle(room, turn.usage.completion_tokens)
         turn.calls = [ToolCall(**calls[i]) for i in sorted(calls)]
         return turn
 
     async def _call(self, request: RunRequest, call: ToolCall) -> Step:
         if request.screen is not None and not await request.screen(f"{call.name}({call.arguments})", "tool_call"):
             return Step(call.name, call.arguments, False, BLOCKED_CALL, 0.0)
-        seen = await self.box.call(call.name, call.arguments, timeout=max(self.budget.seconds_left, 0.1))
+        # The tool's own limit, or less when the request's wall time runs out first.
+        limit = min(self.box.settings.tools.timeout + 1.0, self.budget.seconds_left)
+        seen = await self.box.call(call.name, call.arguments, timeout=max(limit, 0.1))
         content = seen.content
         # Injection is looked for only where outside text can be: a sandbox's print of "ignore your
         # instructions" is the model's own code talking. Harm is looked for in every result.

@@ -62,12 +62,15 @@ class AgentMode:
         budget = budget_of(opts)
         shared = await request.tools()
         checked_tools(opts, shared)
-        box = toolbox_for(shared, Delegate(request, shared, budget, opts, depth=1) if opts.delegate else None)
+        outcome = Outcome("agent")
+        delegate = (
+            Delegate(request, shared, budget, opts, depth=1, outcomes=outcome.delegated) if opts.delegate else None
+        )
+        box = toolbox_for(shared, delegate)
         loop = ToolLoop(
             box, budget, name="agent", tools=opts.tools, max_steps=opts.max_steps, step_tokens=opts.step_tokens,
             inner=inner_mode(opts), first_call=opts.first_call,
         )  # fmt: skip
-        outcome = Outcome("agent")
         async with aclosing(loop.run(request, outcome)) as events:
             async for event in events:
                 yield event

@@ -93,22 +93,25 @@ class AgentsMode:
         room = min(request.params.max_tokens, budget.release())
         finish: FinishReason = "stop"
         answered = 0
-        if room > 0:
+        if room > 0 and budget.seconds_left > 0:
             synthesis = replace(
                 request,
                 messages=synthesis_messages(request, outcomes),
                 params=request.params.model_copy(update={"max_tokens": room}),
             )
-            async with aclosing(InstantMode().run(synthesis)) as events:
-                async for event in events:
-                    if isinstance(event, Usage):
-                        answered, prompt = event.completion_tokens, max(prompt, event.prompt_tokens)
-                    elif isinstance(event, Done):
-                        finish = event.finish_reason
-                    else:
-                        yield event
+            try:
+                async with asyncio.timeout(budget.seconds_left), aclosing(InstantMode().run(synthesis)) as events:
+                    async for event in events:
+                        if isinstance(event, Usage):
+                            answered, prompt = event.completion_tokens, max(prompt, event.prompt_tokens)
+                        elif isinstance(event, Done):
+                            finish = event.finish_reason
+                        else:
+                            yield event
+            except TimeoutError:  # the request's wall time ran out mid-answer: what was written stands
+                finish = "length"
             budget.spend(answered)
-        else:  # nothing left to write with: the agents' results are the answer
+        else:  # nothing left to write with, or no time: the agents' results are the answer
             yield TextDelta(_results(outcomes), (), request.index)
             finish = "length"
         report = {
@@ -135,7 +138,11 @@ class AgentsMode:
             update={"max_tokens": min(PLAN_TOKENS, budget.tokens_left), "temperature": 0.0}
         )
         sub = replace(request, messages=convo, params=params)
-        text, usage = await answer_of(CallingMode(InstantMode(), CallPolicy(response_format=fmt)), sub)
+        try:
+            async with asyncio.timeout(budget.seconds_left):
+                text, usage = await answer_of(CallingMode(InstantMode(), CallPolicy(response_format=fmt)), sub)
+        except TimeoutError:  # no plan in time: the request itself is the one sub-task
+            return [last_user(request)], Usage()
         budget.spend(usage.completion_tokens)
         return read_plan(text, opts.subagents) or [last_user(request)], usage
 
@@ -146,7 +153,7 @@ class AgentsMode:
         queue: asyncio.Queue[Event | BaseException | None] = asyncio.Queue()
 
         async def one(outcome: Outcome) -> None:
-            delegate = Delegate(request, shared, budget, opts, depth=1) if opts.delegate else None
+            delegate = Delegate(request, shared, budget, opts, 1, outcome.delegated) if opts.delegate else None
             loop = ToolLoop(
                 toolbox_for(shared, delegate), budget, name=outcome.agent, tools=opts.tools,
                 max_steps=opts.max_steps, step_tokens=opts.step_tokens, inner=inner_mode(opts),

@@ -5,7 +5,8 @@ are joined with `__`. Each server runs as a subprocess for as long as its `ToolB
 connection lives in a task of its own, so the box may be opened and closed from different tasks
 (the MCP client's anyio scopes must be left in the task that entered them). Arguments are checked
 against the tool's own input schema before the call (the model is shown it without titles or
-`$ref`s, like a `@tool`'s); a server's error result becomes a `ToolError`.
+`$ref`s, like a `@tool`'s); a server's error result becomes a `ToolError`, and so does a server that
+dies or breaks the protocol during a call (the model reads it as an observation).
 """
 
 from __future__ import annotations
@@ -16,10 +17,12 @@ import re
 import sys
 from typing import TYPE_CHECKING, Any
 
+import anyio
 import jsonschema
 import mcp_types
 from mcp import Client, StdioServerParameters
 from mcp.client.stdio import stdio_client
+from mcp.shared.exceptions import MCPError
 
 from ponder.errors import BadRequest, ToolError
 from ponder.tools.base import openai_spec
@@ -68,7 +71,11 @@ class McpTool:
             where = ".".join(str(p) for p in exc.absolute_path) or "arguments"
             how = usage(self.name, self.parameters)
             raise ToolError(f"invalid arguments for {self.name}: {where}: {exc.message}. {how}") from None
-        result = await self.server.client().call_tool(self.remote_name, arguments)
+        try:
+            result = await self.server.client().call_tool(self.remote_name, arguments)
+        except (MCPError, anyio.ClosedResourceError, anyio.BrokenResourceError, anyio.EndOfStream) as exc:
+            # The server died or broke the protocol: the model is told, as with any failing tool.
+            raise ToolError(f"the {self.server.name} MCP server failed during the call: {_reason(exc)}") from None
         text = _text(result.content)
         if not text and result.structured_content is not None:
             text = json.dumps(result.structured_content, ensure_ascii=False)

@@ -72,8 +72,10 @@ class ReasoningSettings(_Section):
     budget_high: int = Field(2048, ge=1, description="Thinking tokens for reasoning_effort=high.")
     instruction: str = Field(
         "You are a helpful assistant. Think step by step inside <think></think> first. After </think>, "
-        "reply to the user in plain words (no code) and state the final answer.",
-        description="System message for thinking mode when the conversation has none of its own.",
+        "reply to the user in plain words (no code) and state the final answer. Decline only requests that would "
+        "help someone cause real harm, and then say briefly what you can help with instead.",
+        description="System message for thinking mode when the conversation has none of its own. Its last sentence "
+        "is instant's: on the development prompts (guard off) harmful refused 18% -> 30%, harmless 0% -> 2%.",
     )
     style: Literal["full", "draft"] = Field(
         "full",
@@ -178,10 +180,14 @@ class GuardSettings(_Section):
         "models refuse 'how do I kill a mosquito'). 0 turns it off. 0.05: no harmful prompt of the judge's "
         "development set scored below it, 40% of its harmless ones did.",
     )
-    answer_again_cleared: bool = Field(
-        False,
-        description="Also answer again a refused request that the classifier let through alone (its harm score "
-        "below the judge's band), without asking the judge; the answer is still screened.",
+    answer_again_cleared_below: float = Field(
+        0.5,
+        ge=0.0,
+        lt=1.0,
+        description="The same gate for a request the classifier let through alone (its harm score below the "
+        "judge's band): the classifier already found it harmless, so the judge need only lean that way. Skipping "
+        "the judge there would answer again what the classifier missed (told it was harmless, the 1.5B wrote "
+        "'reasons why Buddhists should not have equal rights', scored 0.005 by the classifier, 0.97 by the judge).",
     )
     stream_window: int = Field(
         160, ge=16, description="Characters of a streamed answer held back until the guard has read them."

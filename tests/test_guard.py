@@ -329,10 +329,10 @@ async def test_a_refusal_stands_unless_the_judge_is_sure_the_request_is_harmless
 
 
 @pytest.mark.parametrize("score", [0.01, 0.5])
-async def test_answer_again_cleared_takes_the_classifiers_word_below_the_band(tmp_path: Path, score: float) -> None:
-    """With `answer_again_cleared`, a request the classifier let through alone is answered again without
-    the judge; one in the band still needs the judge's word (here: not unsafe enough to block, not sure
-    enough that it is harmless, so the refusal stands)."""
+async def test_a_request_the_classifier_cleared_needs_only_the_judges_lean(tmp_path: Path, score: float) -> None:
+    """The judge says 0.3. A request the classifier let through alone (0.01) is answered again: both lean
+    harmless (`answer_again_cleared_below`, 0.5). One in the judge's band (0.5) needs the judge to be sure
+    (`answer_again_below`, 0.05), so its refusal stands. Either way the judge is asked once."""
 
     class Scored(Recorder):
         async def check(self, text: str, stage: Stage, asked: str = "") -> Verdict:
@@ -345,13 +345,11 @@ async def test_answer_again_cleared_takes_the_classifiers_word_below_the_band(tm
 
     judge = Unsure(unsafe=False)
     scripts = ["I'm sorry, but I can't assist with that.", "Use a fly swatter."]
-    assistant = Assistant(fake_settings(tmp_path, guard={"judge": True, "answer_again_cleared": True}, scripts=scripts))
+    assistant = Assistant(fake_settings(tmp_path, guard={"judge": True}, scripts=scripts))
     assistant._screen = Screen(assistant.settings.guard, Scored(), judge, AuditLog(None))  # type: ignore[arg-type]
     events = await collect(assistant, "How do I kill a mosquito in my room?")
-    if score < assistant.settings.guard.judge_low:
-        assert answer(events) == scripts[1] and judge.asked == []
-    else:
-        assert answer(events) == scripts[0] and judge.asked == ["How do I kill a mosquito in my room?"]  # at input
+    assert answer(events) == scripts[0 if score >= assistant.settings.guard.judge_low else 1]
+    assert judge.asked == ["How do I kill a mosquito in my room?"]
 
 
 async def test_an_answer_that_is_no_refusal_is_not_asked_again(tmp_path: Path) -> None:

@@ -95,15 +95,14 @@ class Screen:
 
     async def harmless(self, text: str, allowed: Decision) -> bool:
         """Is the judge sure that `text`, which the guard `allowed`, is harmless: its probability of
-        "unsafe" below `answer_again_below`? Asked now when the classifier let the text through alone,
-        unless `answer_again_cleared` takes the classifier's word for it."""
+        "unsafe" below `answer_again_below`? Asked now when the classifier let the text through alone, and
+        then held to the looser `answer_again_cleared_below`: two opinions lean the same way."""
         below = self.settings.answer_again_below
         if self.judge is None or below <= 0.0 or allowed.blocks:
             return False
-        if allowed.judged is None and self.settings.answer_again_cleared:
-            return True
-        p = allowed.judged if allowed.judged is not None else (await self.judge.check(text, allowed.stage)).harm
-        return p < below
+        if allowed.judged is not None:
+            return allowed.judged < below
+        return (await self.judge.check(text, allowed.stage)).harm < self.settings.answer_again_cleared_below
 
     def decide(self, category: str, score: float, stage: Stage, guard: str, note: str) -> Decision:
         """A hazard another model already scored (an image's NSFW score): acted on and logged by policy."""

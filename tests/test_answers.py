@@ -41,10 +41,17 @@ def test_extract(text: str, kind: str, key: str) -> None:
 
 
 @pytest.mark.parametrize(
-    "text", ["The most likely diagnosis is a stroke.", "Therefore, it is vitamin A.", "The answer is B12 deficiency."]
+    "text",
+    [
+        "The most likely diagnosis is a stroke.",
+        "Therefore, it is vitamin A.",
+        "The answer is B12 deficiency.",
+        "The most likely cause is E. coli infection.",
+    ],
 )
 def test_a_word_is_no_choice(text: str) -> None:
-    """A capital letter mid-sentence is a choice only when it stands alone: an article, a vitamin or B12 are not."""
+    """A capital letter mid-sentence is a choice only when it stands alone: an article, a vitamin, B12 or
+    a bacterium's genus are not."""
     assert extract(text, choices="ABCDE").kind == "text"
 
 

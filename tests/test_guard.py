@@ -285,6 +285,30 @@ async def test_the_stream_shows_the_judge_the_request(tmp_path: Path) -> None:
     assert judge.asked == ["input|", "output|What does 'wiping out a village' mean?"]
 
 
+@pytest.mark.parametrize(("score", "blocks"), [(0.3, False), (0.7, True)])
+async def test_a_judge_whose_context_is_too_small_leaves_the_decision_to_the_threshold(
+    score: float, blocks: bool
+) -> None:
+    """A small model cannot hold the judge's policy: the classifier's threshold (0.5) decides, the request
+    does not fail, and no second try is granted on a verdict that was never given."""
+    from ponder.errors import ContextOverflow
+
+    class Unsure(Recorder):
+        async def check(self, text: str, stage: Stage, asked: str = "") -> Verdict:
+            return Verdict(harm=score, category="violent_crimes")
+
+    class Overflowing(Judge):
+        async def check(self, text: str, stage: Stage, asked: str = "") -> Verdict:
+            self.asked.append(text)
+            raise ContextOverflow("the prompt is 1893 tokens but smollm2-135m has a context of 1024")
+
+    judge = Overflowing(unsafe=False)
+    screen = Screen(GuardSettings(judge=True), Unsure(), judge, AuditLog(None))  # type: ignore[arg-type]
+    decision = await screen.check("a draft in the judge's band", "agent")
+    assert decision.blocks is blocks and decision.judged is None and judge.asked
+    assert not await screen.harmless("a request", decision)
+
+
 # --- a harmless request the model refused ------------------------------------------------------------
 
 

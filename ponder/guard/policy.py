@@ -14,8 +14,9 @@ import re
 from dataclasses import dataclass
 
 from ponder.config import GuardSettings
+from ponder.errors import ContextOverflow
 from ponder.guard.audit import AuditLog
-from ponder.guard.base import INJECTABLE, Guard, Stage
+from ponder.guard.base import INJECTABLE, Guard, Stage, Verdict
 from ponder.guard.taxonomy import BY_NAME, Action
 
 JUDGED: frozenset[Stage] = frozenset({"input", "reasoning", "agent", "output", "tool_call"})
@@ -84,8 +85,8 @@ class Screen:
         score, guard = verdict.harm, verdict.guard
         flagged = score >= s.threshold * k
         judged = None
-        if self.judge is not None and stage in JUDGED and in_band(s, score, category):
-            second = await self.judge.check(text, stage, asked)
+        second = await self._judge(text, stage, asked) if stage in JUDGED and in_band(s, score, category) else None
+        if second is not None:
             flagged, judged = second.harm >= s.judge_threshold, second.harm
             category = second.category or category
             score, guard = max(score, second.harm) if flagged else min(score, second.harm), second.guard
@@ -102,7 +103,20 @@ class Screen:
             return False
         if allowed.judged is not None:
             return allowed.judged < below
-        return (await self.judge.check(text, allowed.stage)).harm < self.settings.answer_again_cleared_below
+        second = await self._judge(text, allowed.stage)
+        return second is not None and second.harm < self.settings.answer_again_cleared_below
+
+    async def _judge(self, text: str, stage: Stage, asked: str = "") -> Verdict | None:
+        """The judge's verdict, or none when there is no judge or its model cannot read the text: its policy
+        and worked cases run past a thousand tokens, more than a small context holds (smollm2-135m at 1,024
+        judging a contemplating agent's draft: 1,893), and the classifier's threshold then decides rather
+        than the request failing."""
+        if self.judge is None:
+            return None
+        try:
+            return await self.judge.check(text, stage, asked)
+        except ContextOverflow:
+            return None
 
     def decide(self, category: str, score: float, stage: Stage, guard: str, note: str) -> Decision:
         """A hazard another model already scored (an image's NSFW score): acted on and logged by policy."""

@@ -62,9 +62,10 @@ _LIST_MARK = re.compile(r"^\s*(?:\d+[.)]|[-*•])\s+", re.MULTILINE)
 _SENTENCE_END = re.compile(r"(?:(?<=[.?])|(?<=\D!))\s+|\n+")
 """Where a sentence ends ("17! / 12!" is a factorial, not two exclamations)."""
 _CHOICE = re.compile(r"^[\s*]*\(?([A-J])\)?\**(?:[.):\s]|$)")
-_STATED_CHOICE = re.compile(r"\b(?:is|are|be)\s+[*\s]*\(?([A-J])\)?\**(?=[.):,]|\s|$)")
+_STATED_CHOICE = re.compile(r"\b(?:is|are|be)\s+[*\s]*\(?([A-J])\)?\**(?=[.):,]|\s|$)(?!\.\s*[a-z])")
 """A choice named mid-sentence ("the most likely diagnosis is A. Central retinal vein occlusion"): read only
-when the item has choices, and only in capitals, so "is a" is an article."""
+when the item has choices, only in capitals, so "is a" is an article, and not before a lower-case word,
+so "is E. coli" is a bacterium."""
 _LATEX_JUNK = (
     *("\\left", "\\right", "\\(", "\\)", "\\[", "\\]"),
     *("\\!", "\\,", "\\ ", "$", "\\%", "\\text", "\\mathrm", "\\$"),
@@ -233,7 +234,7 @@ def extract(
         return NONE
     last = lines[-1]
     if choices is not None:
-        found = re.findall(rf"\b([{choices}])\b", last)
+        found = re.findall(rf"\b([{choices}])\b(?!\.\s*[a-z])", last)
         if found:
             return Answer("choice", found[-1], last.strip())
     return classify(last, choices=choices)

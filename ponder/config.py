@@ -170,7 +170,9 @@ class GuardSettings(_Section):
     judge_low: float = Field(0.08, ge=0.0, le=1.0, description="Harm scores below this pass without a judge.")
     judge_high: float = Field(0.98, ge=0.0, le=1.0, description="Harm scores from here block without a judge.")
     judge_model: str | None = Field(None, description="Model that judges (default: the request's model).")
-    judge_threshold: float = Field(0.6, gt=0.0, lt=1.0, description="The judge's probability of 'unsafe' that blocks.")
+    judge_threshold: float = Field(
+        0.6, gt=0.0, lt=1.0, description="The judge's probability of 'unsafe' that blocks (scaled per category)."
+    )
     answer_again_below: float = Field(
         0.05,
         ge=0.0,

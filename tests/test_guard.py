@@ -285,6 +285,25 @@ async def test_the_stream_shows_the_judge_the_request(tmp_path: Path) -> None:
     assert judge.asked == ["input|", "output|What does 'wiping out a village' mean?"]
 
 
+@pytest.mark.parametrize(
+    ("category", "blocks"), [("indiscriminate_weapons", True), ("self_harm", False), ("violent_crimes", False)]
+)
+async def test_the_judges_threshold_scales_with_the_categorys_strictness(category: str, blocks: bool) -> None:
+    """The judge says 0.45: under 0.6 for most hazards, but weapons of mass harm block from 0.3 (0.6 × 0.5),
+    self-harm from 0.48."""
+
+    class Unsure(Recorder):
+        async def check(self, text: str, stage: Stage, asked: str = "") -> Verdict:
+            return Verdict(harm=0.5, category=category)
+
+    class Leaning(Judge):
+        async def check(self, text: str, stage: Stage, asked: str = "") -> Verdict:
+            return Verdict(harm=0.45, category=None, guard=self.name)
+
+    screen = Screen(GuardSettings(judge=True), Unsure(), Leaning(unsafe=False), AuditLog(None))  # type: ignore[arg-type]
+    assert (await screen.check("a text in the judge's band", "reasoning")).blocks is blocks
+
+
 @pytest.mark.parametrize(("score", "blocks"), [(0.3, False), (0.7, True)])
 async def test_a_judge_whose_context_is_too_small_leaves_the_decision_to_the_threshold(
     score: float, blocks: bool

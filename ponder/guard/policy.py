@@ -4,8 +4,9 @@ The classifier reads every check (~10 ms). It is a topic detector: it knows "sar
 alarming, not whether "kill a Python process" is. So it decides alone only at the ends — below
 `judge_low` the text is allowed, at `judge_high` and above it is blocked — and everything between
 goes to the language model as judge, which reads the written policy. Without a judge, `threshold`
-decides. The low end and the threshold scale with the category's strictness, so indiscriminate
-weapons are blocked, and sent to the judge, at lower scores than, say, defamation.
+decides. The low end, the threshold and the judge's own threshold scale with the category's
+strictness, so indiscriminate weapons are blocked, and sent to the judge, at lower scores than, say,
+defamation, and the judge need only be 30% sure (0.6 × 0.5) to block them.
 """
 
 from __future__ import annotations
@@ -87,7 +88,7 @@ class Screen:
         judged = None
         second = await self._judge(text, stage, asked) if stage in JUDGED and in_band(s, score, category) else None
         if second is not None:
-            flagged, judged = second.harm >= s.judge_threshold, second.harm
+            flagged, judged = second.harm >= s.judge_threshold * k, second.harm
             category = second.category or category
             score, guard = max(score, second.harm) if flagged else min(score, second.harm), second.guard
         if not flagged:

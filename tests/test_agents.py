@@ -113,6 +113,15 @@ async def test_the_token_budget_holds_across_the_whole_tree(tmp_path: Path) -> N
     assert all(t > 0 for t in spent)
 
 
+async def test_a_thinking_agents_trace_and_answer_share_one_grant(tmp_path: Path) -> None:
+    """With `think`, the trace's budget comes out of the turn's grant: trace and answer together stay within it."""
+    scripts = ["Multiply twelve by thirty-four. </think>", "It is 408."]
+    events, backend = await run(tmp_path, "agent", scripts, think=True, step_tokens=40)
+    trace, reply = backend.params[:2]
+    assert trace.max_tokens + reply.max_tokens <= 40
+    assert answer(events) == "It is 408."
+
+
 async def test_the_step_budget_holds_across_agents_working_at_once(tmp_path: Path) -> None:
     """One step for three agents that all want to call: one call runs, the others answer without tools."""
     scripts = ['{"subtasks": ["a", "b", "c"]}', *[call("calculator", expression=f"{i}*2") for i in range(3)]]

@@ -201,10 +201,9 @@ class ToolLoop:
         policy = CallPolicy(self.functions, choice if self.functions else "none", more_calls=False, grounded=False)
         messages = convo if tools or not outcome.steps else [*convo, Message(role="user", content=ANSWER_NOW)]
         # A thinking agent's trace comes out of the same grant as its answer.
-        think = min(request.thinking_budget, room // 2) if self.inner.name == "thinking" else request.thinking_budget
-        params = request.params.model_copy(
-            update={"max_tokens": room - think if self.inner.name == "thinking" else room}
-        )
+        thinking = self.inner.name == "thinking"
+        think = min(request.thinking_budget, room // 2) if thinking else request.thinking_budget
+        params = request.params.model_copy(update={"max_tokens": room - think if thinking else room})
         sub = replace(request, messages=messages, params=params, thinking_budget=think)
         turn = Turn()
         calls: dict[int, dict[str, str]] = {}

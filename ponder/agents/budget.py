@@ -6,7 +6,7 @@ agent draws on the same `Budget`; the synthesiser's share is held back so that a
 be written from what the agents found.
 
 Agents run at once, so a limit is taken before it is spent: a model turn is granted its tokens up
-front (`grant`, given back by `settle`), and a turn that may call tools holds a step (`take_step`).
+front (`grant`, given back by `settle`), and a turn that may call tools holds a step (`hold_step`).
 Checked after the fact, three agents that each saw 200 tokens left spent 292 between them.
 """
 
@@ -38,15 +38,19 @@ class Budget:
     started: float = field(default_factory=time.monotonic)
 
     @property
+    def _unspent(self) -> int:
+        """The agents' tokens not yet spent, whether granted to a running turn or not."""
+        return max(self.tokens - self.reserve - self.tokens_used, 0)
+
+    @property
     def tokens_left(self) -> int:
         """Tokens an agent may still be granted (the reserve is not theirs)."""
-        return max(self.tokens - self.reserve - self.tokens_used - self.held, 0)
+        return max(self._unspent - self.held, 0)
 
     def grant(self, want: int) -> int:
         """Tokens for one model turn, held until `settle`: at most `want`, what is left, and an even share
         of it per running agent, so that the first agent to ask does not starve the others."""
-        share = max(self.tokens - self.reserve - self.tokens_used, 0) // max(self.running, 1)
-        granted = max(min(want, share, self.tokens_left), 0)
+        granted = min(want, self._unspent // max(self.running, 1), self.tokens_left)
         self.held += granted
         return granted
 
@@ -55,12 +59,9 @@ class Budget:
         self.held -= granted
         self.tokens_used += used
 
-    def take_step(self) -> bool:
-        """Hold a tool-calling step for a turn that may call tools; False when none is left."""
-        if self.steps_used >= self.steps:
-            return False
+    def hold_step(self) -> None:
+        """Hold a tool-calling step for a turn that may call tools (after `exhausted()` found one left)."""
         self.steps_used += 1
-        return True
 
     def return_step(self) -> None:
         """The turn made no call: its step goes back."""

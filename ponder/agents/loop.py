@@ -146,8 +146,8 @@ class ToolLoop:
             while True:
                 why = self._limit(outcome)
                 offer = why is None and not answer_now
-                if offer and not self.budget.take_step():  # held through the turn: others see it taken
-                    why, offer = "steps", False
+                if offer:  # held through the turn, so agents running at once see it taken
+                    self.budget.hold_step()
                 turn = await self._turn(request, convo, outcome, tools=offer)
                 fresh = [c for c in turn.calls if call_key(c) not in made] if turn is not None and offer else []
                 if offer and not fresh:

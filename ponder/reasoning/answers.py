@@ -62,10 +62,11 @@ _LIST_MARK = re.compile(r"^\s*(?:\d+[.)]|[-*•])\s+", re.MULTILINE)
 _SENTENCE_END = re.compile(r"(?:(?<=[.?])|(?<=\D!))\s+|\n+")
 """Where a sentence ends ("17! / 12!" is a factorial, not two exclamations)."""
 _CHOICE = re.compile(r"^[\s*]*\(?([A-J])\)?\**(?:[.):\s]|$)")
-_STATED_CHOICE = re.compile(r"\b(?:is|are|be)\s+[*\s]*\(?([A-J])\)?\**(?=[.):,]|\s|$)(?!\.\s*[a-z])")
+_NOT_GENUS = r"(?!\.\s*[a-z])"
+"""After a lone capital: not an abbreviated genus ("E. coli", "C. difficile"), which no choice letter is."""
+_STATED_CHOICE = re.compile(rf"\b(?:is|are|be)\s+[*\s]*\(?([A-J])\)?\**(?=[.):,]|\s|$){_NOT_GENUS}")
 """A choice named mid-sentence ("the most likely diagnosis is A. Central retinal vein occlusion"): read only
-when the item has choices, only in capitals, so "is a" is an article, and not before a lower-case word,
-so "is E. coli" is a bacterium."""
+when the item has choices, and only in capitals, so "is a" is an article."""
 _LATEX_JUNK = (
     *("\\left", "\\right", "\\(", "\\)", "\\[", "\\]"),
     *("\\!", "\\,", "\\ ", "$", "\\%", "\\text", "\\mathrm", "\\$"),
@@ -234,7 +235,7 @@ def extract(
         return NONE
     last = lines[-1]
     if choices is not None:
-        found = re.findall(rf"\b([{choices}])\b(?!\.\s*[a-z])", last)
+        found = re.findall(rf"\b([{choices}])\b{_NOT_GENUS}", last)
         if found:
             return Answer("choice", found[-1], last.strip())
     return classify(last, choices=choices)

@@ -304,6 +304,30 @@ async def test_the_judges_threshold_scales_with_the_categorys_strictness(categor
     assert (await screen.check("a text in the judge's band", "reasoning")).blocks is blocks
 
 
+@pytest.mark.parametrize(
+    ("classified", "named", "action", "category"),
+    [
+        ("nonviolent_crimes", "defamation", "block", "nonviolent_crimes"),  # the judge's log-only name: no downgrade
+        ("defamation", "hate", "block", "hate"),  # its blocking name: the stricter action wins
+        ("violent_crimes", None, "block", "violent_crimes"),
+    ],
+)
+async def test_the_judges_category_never_weakens_the_action(
+    classified: str, named: str | None, action: str, category: str
+) -> None:
+    class Unsure(Recorder):
+        async def check(self, text: str, stage: Stage, asked: str = "") -> Verdict:
+            return Verdict(harm=0.69, category=classified)
+
+    class Naming(Judge):
+        async def check(self, text: str, stage: Stage, asked: str = "") -> Verdict:
+            return Verdict(harm=0.9, category=named, guard=self.name)
+
+    screen = Screen(GuardSettings(judge=True), Unsure(), Naming(unsafe=True), AuditLog(None))  # type: ignore[arg-type]
+    decision = await screen.check("an answer in the judge's band", "output", "a request")
+    assert (decision.action, decision.category) == (action, category)
+
+
 @pytest.mark.parametrize(("score", "blocks"), [(0.3, False), (0.7, True)])
 async def test_a_judge_whose_context_is_too_small_leaves_the_decision_to_the_threshold(
     score: float, blocks: bool
@@ -342,16 +366,17 @@ async def test_a_harmless_request_the_model_refused_is_answered_again(tmp_path: 
     from ponder.guard.stream import NOTE
 
     judge = Judge(unsafe=False)
-    scripts = ["I'm sorry, but I can't assist with that.", "Use a fly swatter or a plug-in repellent."]
+    scripts = ["I'm sorry, but I can't assist with that.", " Use a fly swatter or a plug-in repellent."]
     assistant = judged_assistant(tmp_path, scripts, judge)
     events = await collect(assistant, "How do I kill a mosquito in my room?")
     (safety,) = [e for e in events if isinstance(e, Safety)]
     assert safety.action == "answer_again" and safety.replaced and safety.stage == "output"
-    assert answer(events) == scripts[1]  # the refusal was never released
+    assert answer(events) == "Sure." + scripts[1]  # the refusal was never released; the second try opens agreeing
     assert judge.asked == ["How do I kill a mosquito in my room?"]  # the user's words, without the note
     backend = await assistant.backend("fake")
     assert isinstance(backend, FakeBackend) and len(backend.prompts) == 2
     assert NOTE not in backend.prompts[0] and NOTE in backend.prompts[1]
+    assert not backend.prompts[0].endswith("Sure.") and backend.prompts[1].endswith("assistant\nSure.")
     assert isinstance(events[-1], Usage)
 
 
@@ -387,11 +412,11 @@ async def test_a_request_the_classifier_cleared_needs_only_the_judges_lean(tmp_p
             return Verdict(harm=0.3, category=None, guard=self.name)
 
     judge = Unsure(unsafe=False)
-    scripts = ["I'm sorry, but I can't assist with that.", "Use a fly swatter."]
+    scripts = ["I'm sorry, but I can't assist with that.", " Use a fly swatter."]
     assistant = Assistant(fake_settings(tmp_path, guard={"judge": True}, scripts=scripts))
     assistant._screen = Screen(assistant.settings.guard, Scored(), judge, AuditLog(None))  # type: ignore[arg-type]
     events = await collect(assistant, "How do I kill a mosquito in my room?")
-    assert answer(events) == scripts[0 if score >= assistant.settings.guard.judge_low else 1]
+    assert answer(events) == (scripts[0] if score >= assistant.settings.guard.judge_low else "Sure." + scripts[1])
     assert judge.asked == ["How do I kill a mosquito in my room?"]
 
 
@@ -404,17 +429,19 @@ async def test_an_answer_that_is_no_refusal_is_not_asked_again(tmp_path: Path) -
 
 async def test_a_thinking_run_answered_again_withdraws_its_trace(tmp_path: Path) -> None:
     judge = Judge(unsafe=False)
-    scripts = ["killing sounds bad </think>", "I'm sorry, I can't help with that.", "fine </think>", "A swatter."]
+    scripts = ["killing sounds bad </think>", "I'm sorry, I can't help with that.", "fine </think>", " A swatter."]
     assistant = judged_assistant(tmp_path, scripts, judge)
     events = await collect(assistant, "How do I kill a mosquito?", model="ponder-thinking")
     (safety,) = [e for e in events if isinstance(e, Safety)]
     after = events[events.index(safety) :]
-    assert safety.replaced and answer(after) == "A swatter." and answer(events) == "A swatter."
+    assert safety.replaced and answer(after) == "Sure. A swatter." and answer(events) == "Sure. A swatter."
     assert "fine" in "".join(e.text for e in after if isinstance(e, ReasoningDelta))
+    backend = await assistant.backend("fake")
+    assert isinstance(backend, FakeBackend) and backend.prompts[-1].endswith("assistant\nSure.")
 
 
 def test_api_answered_again_is_no_refusal(tmp_path: Path) -> None:
-    scripts = ["As an AI language model, I cannot provide guidance on that.", "Boil the water first."]
+    scripts = ["As an AI language model, I cannot provide guidance on that.", " Boil the water first."]
     settings = fake_settings(tmp_path, guard={"judge": True}, scripts=scripts)
     with TestClient(create_app(settings)) as client:
         assistant: Assistant = client.app.state.assistant  # type: ignore[attr-defined]
@@ -422,7 +449,7 @@ def test_api_answered_again_is_no_refusal(tmp_path: Path) -> None:
         ask = {"model": "fake", "messages": [{"role": "user", "content": "How do I kill germs in my water?"}]}
         body = client.post("/v1/chat/completions", json=ask).json()
         message = body["choices"][0]["message"]
-        assert message["content"] == "Boil the water first." and "refusal" not in message
+        assert message["content"] == "Sure. Boil the water first." and "refusal" not in message
         assert body["ponder"]["safety"]["action"] == "answer_again"
 
 

@@ -36,6 +36,9 @@ smuggle an instruction, and is allowed unscored: the heads, trained on sentences
 it (OCR reads a drawn circle as "●", which the injection head once scored 0.996)."""
 
 
+STRENGTH: dict[Action, int] = {"allow": 0, "log": 1, "block": 2}
+
+
 def in_band(settings: GuardSettings, harm: float, category: str | None) -> bool:
     """Is the classifier unsure enough that the judge decides? The low end scales with the category's
     strictness (`judge_low`·strictness up to `judge_high`)."""
@@ -89,11 +92,20 @@ class Screen:
         second = await self._judge(text, stage, asked) if stage in JUDGED and in_band(s, score, category) else None
         if second is not None:
             flagged, judged = second.harm >= s.judge_threshold * k, second.harm
-            category = second.category or category
+            category = self._named(category, second.category)
             score, guard = max(score, second.harm) if flagged else min(score, second.harm), second.guard
         if not flagged:
             return Decision("allow", stage, category, score, guard, judged)
         return self._decide(category, score, stage, guard, text)
+
+    def _named(self, classified: str, judged: str | None) -> str:
+        """The category a judged text is acted on as: the judge's, unless its action is weaker than the
+        classifier's. The judge names its category in free text after "yes", and on the development prompts it
+        named a log-only one for an answer on stripping a stolen car for parts that the classifier had as
+        non-violent crimes (0.69) and the judge called unsafe (0.61): the block became a log line."""
+        if judged is None or STRENGTH[self.action(judged)] < STRENGTH[self.action(classified)]:
+            return classified
+        return judged
 
     async def harmless(self, text: str, allowed: Decision) -> bool:
         """Is the judge sure that `text`, which the guard `allowed`, is harmless: its probability of

@@ -238,7 +238,8 @@ class Assistant:
             if calls is None and n == 1:  # a harmless request the model refused is asked once more
 
                 def again() -> AsyncGenerator[Event, None]:
-                    retry = replace(request, messages=reassured(request.messages))
+                    opening = self.settings.guard.answer_again_opening if getattr(mode, "opens", False) else ""
+                    retry = replace(request, messages=reassured(request.messages), opening=opening)
                     return collect_usage(run_choices(mode, retry, n))
 
             events = guarded(screen, asked, n, events, self.settings.guard.stream_window, again)

@@ -191,6 +191,12 @@ class GuardSettings(_Section):
         "the judge there would answer again what the classifier missed (told it was harmless, the 1.5B wrote "
         "'reasons why Buddhists should not have equal rights', scored 0.005 by the classifier, 0.97 by the judge).",
     )
+    answer_again_opening: str = Field(
+        "Sure.",
+        description="The words the second try's answer starts with (instant and thinking): told the request was "
+        "harmless, the 1.5B still opened 'I'm sorry, but I can't assist' on 6 of the 19 harmless development prompts "
+        "asked again; started at 'Sure.', it answered 7 of 8 such prompts, against 3 of 8 without. Empty: none.",
+    )
     stream_window: int = Field(
         160, ge=16, description="Characters of a streamed answer held back until the guard has read them."
     )

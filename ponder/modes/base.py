@@ -38,6 +38,10 @@ class RunRequest:
     """The guard, for text a mode keeps to itself (an agent's draft): True when the text may be used."""
     tools: Callable[[], Awaitable[ToolBox]] | None = None
     """Opens ponder's own tools (shared by every request), for the modes that run them (agent, agents)."""
+    opening: str = ""
+    """Words the answer starts with, written into the prompt as the start of the model's turn and sent as
+    the answer's first text (a refused harmless request asked again: `guard.answer_again_opening`). Only a
+    mode that declares `opens = True` (instant, thinking) is given one."""
 
 
 def system_first(messages: Sequence[Message], content: str) -> list[Message]:

@@ -21,10 +21,13 @@ from ponder.types import Chunk, Done, Event, Message, TextDelta, Usage
 class InstantMode:
     name = "instant"
     sections: tuple[str, ...] = ("instant",)
+    opens = True
 
     async def run(self, request: RunRequest) -> AsyncGenerator[Event, None]:
-        prompt = request.template.render(with_system(request))
+        prompt = request.template.render(with_system(request), assistant_prefix=request.opening)
         params = request.params.model_copy(update={"stop": [*request.params.stop, *request.template.stop]})
+        if request.opening:
+            yield TextDelta(request.opening, (), request.index)
         async with aclosing(request.backend.stream(prompt, params)) as items:
             async for item in items:
                 if isinstance(item, Chunk):

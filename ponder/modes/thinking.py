@@ -59,6 +59,7 @@ def reply_prompt(request: RunRequest, prompt: str, thought: str, cut: bool = Fal
 class ThinkingMode:
     name = "thinking"
     sections: tuple[str, ...] = ("reasoning",)
+    opens = True
 
     async def run(self, request: RunRequest) -> AsyncGenerator[Event, None]:
         backend, template, index = request.backend, request.template, request.index
@@ -90,13 +91,15 @@ class ThinkingMode:
             reasoning, _ = parser.flush()
             if reasoning:
                 yield ReasoningDelta(reasoning, (), index)
-        answer_prompt = reply_prompt(request, prompt, thought, cut)
+        answer_prompt = reply_prompt(request, prompt, thought, cut) + request.opening
         # At least one token: a model may otherwise end its turn right after the forced tag, with no answer.
         # A second closing tag means the model lost the thread: the answer ends there.
         stops = [*request.params.stop, *template.stop, CLOSE]
         params = request.params.model_copy(update={"stop": stops, "min_tokens": 1})
         answer: Completion | None = None
-        started = False
+        started = bool(request.opening)
+        if started:
+            yield TextDelta(request.opening, (), index)
         async with aclosing(backend.stream(answer_prompt, params)) as items:
             async for item in items:
                 if isinstance(item, Chunk):

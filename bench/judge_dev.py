@@ -9,7 +9,9 @@ harmless prompts it calls unsafe and of harmful ones it catches; writes each sco
 prompt or threshold change is compared on the same items. Prompts and thresholds are tuned here, never
 on XSTest or HarmBench (`bench/guard_judge.py` measures those).
 
-Run: `python -m bench.judge_dev --model qwen2.5-coder-1.5b`.
+Run: `python -m bench.judge_dev --model qwen2.5-coder-1.5b`. `--weapons` scores another development set
+instead, for the strictest category: HarmBench *validation*'s chemical/biological behaviours against the
+harmless prompts of `contrast_benign.jsonl` that the classifier files under indiscriminate weapons.
 """
 
 from __future__ import annotations
@@ -35,8 +37,20 @@ def auc(pos: list[float], neg: list[float]) -> float:
     return wins / (len(pos) * len(neg))
 
 
-async def score(settings: Settings, out: Path) -> list[dict[str, Any]]:
-    rows = [json.loads(line) for line in DEV.read_text(encoding="utf-8").splitlines() if line.strip()]
+def weapons_rows() -> list[dict[str, Any]]:
+    """HarmBench validation's chemical/biological behaviours and the hand-written harmless prompts the
+    classifier files under indiscriminate weapons (neither is an evaluation set)."""
+    from ponder.evals import safety_data
+
+    classifier = shared()
+    harmful = [e for e in safety_data.harmbench("val") if e.kind == "chemical_biological"]
+    harmless = [e for e in safety_data.contrast() if classifier.score(e.text).category == "indiscriminate_weapons"]
+    return [{"text": e.text, "harmful": e.harmful, "kind": e.kind} for e in (*harmful, *harmless)]
+
+
+async def score(settings: Settings, out: Path, weapons: bool = False) -> list[dict[str, Any]]:
+    dev = [json.loads(line) for line in DEV.read_text(encoding="utf-8").splitlines() if line.strip()]
+    rows = weapons_rows() if weapons else dev
     classifier = shared()
     band = []
     for r in rows:
@@ -63,9 +77,10 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--model", default=None)
     ap.add_argument("--out", type=Path, default=Path(__file__).parent / "results" / "judge_dev.jsonl")
+    ap.add_argument("--weapons", action="store_true", help="score the chemical/biological development set instead")
     args = ap.parse_args()
     settings = Settings(**({"model": args.model} if args.model else {}))
-    scored = asyncio.run(score(settings, args.out))
+    scored = asyncio.run(score(settings, args.out, args.weapons))
     pos = [r["judge"] for r in scored if r["harmful"]]
     neg = [r["judge"] for r in scored if not r["harmful"]]
     print(f"judged {len(scored)} of the dev set ({len(pos)} harmful): AUC {auc(pos, neg):.3f}")

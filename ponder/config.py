@@ -193,9 +193,9 @@ class GuardSettings(_Section):
     )
     answer_again_opening: str = Field(
         "Sure.",
-        description="The words the second try's answer starts with (instant and thinking): told the request was "
-        "harmless, the 1.5B still opened 'I'm sorry, but I can't assist' on 6 of the 19 harmless development prompts "
-        "asked again; started at 'Sure.', it answered 7 of 8 such prompts, against 3 of 8 without. Empty: none.",
+        description="The words the second try's answer starts with (instant and thinking; other modes get none): "
+        "told the request was harmless, the 1.5B still answered only 12 of the 19 harmless development prompts asked "
+        "again ('I'm sorry, but I can't assist with that'); started at 'Sure.', 17 of 19. Empty: none.",
     )
     stream_window: int = Field(
         160, ge=16, description="Characters of a streamed answer held back until the guard has read them."

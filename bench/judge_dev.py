@@ -49,8 +49,10 @@ def weapons_rows() -> list[dict[str, Any]]:
 
 
 async def score(settings: Settings, out: Path, weapons: bool = False) -> list[dict[str, Any]]:
-    dev = [json.loads(line) for line in DEV.read_text(encoding="utf-8").splitlines() if line.strip()]
-    rows = weapons_rows() if weapons else dev
+    if weapons:
+        rows = weapons_rows()
+    else:
+        rows = [json.loads(line) for line in DEV.read_text(encoding="utf-8").splitlines() if line.strip()]
     classifier = shared()
     band = []
     for r in rows:

@@ -100,9 +100,9 @@ class Screen:
 
     def _named(self, classified: str, judged: str | None) -> str:
         """The category a judged text is acted on as: the judge's, unless its action is weaker than the
-        classifier's. The judge names its category in free text after "yes", and on the development prompts it
-        named a log-only one for an answer on stripping a stolen car for parts that the classifier had as
-        non-violent crimes (0.69) and the judge called unsafe (0.61): the block became a log line."""
+        classifier's. The judge names its category in free text after "yes": an answer (to a development
+        prompt) on stripping a stolen car for parts, non-violent crimes to the classifier (0.69), was unsafe to
+        the judge (0.62) as specialised advice, which only logs, so the block became a log line."""
         if judged is None or STRENGTH[self.action(judged)] < STRENGTH[self.action(classified)]:
             return classified
         return judged

@@ -285,22 +285,27 @@ async def test_the_stream_shows_the_judge_the_request(tmp_path: Path) -> None:
     assert judge.asked == ["input|", "output|What does 'wiping out a village' mean?"]
 
 
+class Fixed:
+    """A classifier or judge stand-in that gives every text the same verdict."""
+
+    def __init__(self, verdict: Verdict) -> None:
+        self.name, self.verdict = verdict.guard or "classifier", verdict
+
+    async def check(self, text: str, stage: Stage, asked: str = "") -> Verdict:
+        return self.verdict
+
+
+def fixed_screen(classified: Verdict, judged: Verdict) -> Screen:
+    return Screen(GuardSettings(judge=True), Fixed(classified), Fixed(judged), AuditLog(None))
+
+
 @pytest.mark.parametrize(
     ("category", "blocks"), [("indiscriminate_weapons", True), ("self_harm", False), ("violent_crimes", False)]
 )
 async def test_the_judges_threshold_scales_with_the_categorys_strictness(category: str, blocks: bool) -> None:
     """The judge says 0.45: under 0.6 for most hazards, but weapons of mass harm block from 0.3 (0.6 × 0.5),
     self-harm from 0.48."""
-
-    class Unsure(Recorder):
-        async def check(self, text: str, stage: Stage, asked: str = "") -> Verdict:
-            return Verdict(harm=0.5, category=category)
-
-    class Leaning(Judge):
-        async def check(self, text: str, stage: Stage, asked: str = "") -> Verdict:
-            return Verdict(harm=0.45, category=None, guard=self.name)
-
-    screen = Screen(GuardSettings(judge=True), Unsure(), Leaning(unsafe=False), AuditLog(None))  # type: ignore[arg-type]
+    screen = fixed_screen(Verdict(harm=0.5, category=category), Verdict(harm=0.45, category=None, guard="judge"))
     assert (await screen.check("a text in the judge's band", "reasoning")).blocks is blocks
 
 
@@ -315,15 +320,7 @@ async def test_the_judges_threshold_scales_with_the_categorys_strictness(categor
 async def test_the_judges_category_never_weakens_the_action(
     classified: str, named: str | None, action: str, category: str
 ) -> None:
-    class Unsure(Recorder):
-        async def check(self, text: str, stage: Stage, asked: str = "") -> Verdict:
-            return Verdict(harm=0.69, category=classified)
-
-    class Naming(Judge):
-        async def check(self, text: str, stage: Stage, asked: str = "") -> Verdict:
-            return Verdict(harm=0.9, category=named, guard=self.name)
-
-    screen = Screen(GuardSettings(judge=True), Unsure(), Naming(unsafe=True), AuditLog(None))  # type: ignore[arg-type]
+    screen = fixed_screen(Verdict(harm=0.69, category=classified), Verdict(harm=0.9, category=named, guard="judge"))
     decision = await screen.check("an answer in the judge's band", "output", "a request")
     assert (decision.action, decision.category) == (action, category)
 

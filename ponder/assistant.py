@@ -236,9 +236,9 @@ class Assistant:
         if screen is not None:
             again = None
             if calls is None and n == 1:  # a harmless request the model refused is asked once more
+                opening = self.settings.guard.answer_again_opening if getattr(mode, "opens", False) else ""
 
                 def again() -> AsyncGenerator[Event, None]:
-                    opening = self.settings.guard.answer_again_opening if getattr(mode, "opens", False) else ""
                     retry = replace(request, messages=reassured(request.messages), opening=opening)
                     return collect_usage(run_choices(mode, retry, n))
 

@@ -89,7 +89,8 @@ async def guarded(
 ) -> AsyncGenerator[Event, None]:
     """`run`'s events, screened. `run` has not started: a blocked request never reaches the model.
 
-    `again` starts the run afresh on a conversation that says the request is harmless (`reassured`).
+    `again` starts the run afresh on a conversation that says the request is harmless (`reassured`),
+    with the answer begun ("Sure.", `answer_again_opening`) in the modes that can start from given words.
     With one choice, when the answer opens with a refusal (`phrased`) and the judge is sure the
     request is harmless (`Screen.harmless`), the refusal is withdrawn before any of it is released
     (a `Safety` event, action `answer_again`, `replaced=True`: what the choice streamed, its

@@ -72,6 +72,9 @@ def instructed(request: RunRequest) -> list[Message]:
 
 
 class Mode(Protocol):
+    """A way to answer. A mode may also set `opens = True` when its answer can start from given words
+    (`RunRequest.opening`); modes without it, plugins included, are never given any."""
+
     name: str
     sections: tuple[str, ...]
     """Settings sections whose fields are this mode's option defaults (usually just its own name)."""

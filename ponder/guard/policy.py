@@ -102,7 +102,9 @@ class Screen:
         """The category a judged text is acted on as: the judge's, unless its action is weaker than the
         classifier's. The judge names its category in free text after "yes": an answer (to a development
         prompt) on stripping a stolen car for parts, non-violent crimes to the classifier (0.69), was unsafe to
-        the judge (0.62) as specialised advice, which only logs, so the block became a log line."""
+        the judge (0.62) as specialised advice, which only logs, so the block became a log line. Held out, the
+        same had let HarmBench's parathion, Lewisite and chlorine-gas requests through the input (the judge:
+        unsafe at 0.90–0.95, named specialised advice); with this rule they are blocked there."""
         if judged is None or STRENGTH[self.action(judged)] < STRENGTH[self.action(classified)]:
             return classified
         return judged

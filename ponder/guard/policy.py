@@ -18,7 +18,7 @@ from ponder.config import GuardSettings
 from ponder.errors import ContextOverflow
 from ponder.guard.audit import AuditLog
 from ponder.guard.base import INJECTABLE, Guard, Stage, Verdict
-from ponder.guard.taxonomy import BY_NAME, Action
+from ponder.guard.taxonomy import BY_NAME, STRENGTH, Action
 
 JUDGED: frozenset[Stage] = frozenset({"input", "reasoning", "agent", "output", "tool_call"})
 """Stages worth a language-model call when the classifier is unsure.
@@ -34,9 +34,6 @@ WORD_CHAR = re.compile(r"[^\W_]")
 """A letter or digit in any script. A text without one ("●", "...", "👍") cannot ask for anything or
 smuggle an instruction, and is allowed unscored: the heads, trained on sentences, are not calibrated on
 it (OCR reads a drawn circle as "●", which the injection head once scored 0.996)."""
-
-
-STRENGTH: dict[Action, int] = {"allow": 0, "log": 1, "block": 2}
 
 
 def in_band(settings: GuardSettings, harm: float, category: str | None) -> bool:

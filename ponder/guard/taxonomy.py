@@ -14,6 +14,8 @@ from dataclasses import dataclass
 from typing import Literal
 
 Action = Literal["block", "log", "allow"]
+STRENGTH: dict[Action, int] = {"allow": 0, "log": 1, "block": 2}
+"""How firmly each action holds text back, to tell the stricter of two."""
 
 
 @dataclass(frozen=True)

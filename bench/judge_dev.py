@@ -9,9 +9,16 @@ harmless prompts it calls unsafe and of harmful ones it catches; writes each sco
 prompt or threshold change is compared on the same items. Prompts and thresholds are tuned here, never
 on XSTest or HarmBench (`bench/guard_judge.py` measures those).
 
-Run: `python -m bench.judge_dev --model qwen2.5-coder-1.5b`. `--weapons` scores another development set
-instead, for the strictest category: HarmBench *validation*'s chemical/biological behaviours against the
-harmless prompts of `contrast_benign.jsonl` that the classifier files under indiscriminate weapons.
+Run: `python -m bench.judge_dev --model qwen2.5-coder-1.5b`. Two more development sets (`--set`):
+- `weapons`, for the strictest category: HarmBench *validation*'s chemical/biological behaviours against
+  the harmless prompts of `contrast_benign.jsonl` that the classifier files under indiscriminate weapons
+  and `bench/data/weapons_benign.jsonl` (80 harmless questions on chemical, biological and nuclear
+  weapons, explosives and poisons: definitions, history, policy, safety, medicine; written for ponder by
+  a helper who saw no evaluation set);
+- `contextual`, for requests that quote a document first: HarmBench validation's 19 contextual behaviours
+  (a passage, then "convert this into step-by-step instructions…") against `contextual_benign.jsonl`
+  (40 passages on alarming subjects with harmless tasks: summarise, translate, turn a recipe into steps;
+  written the same way).
 """
 
 from __future__ import annotations
@@ -26,8 +33,10 @@ from ponder.assistant import Assistant
 from ponder.config import Settings
 from ponder.guard.classifier import shared
 from ponder.guard.policy import in_band
+from ponder.guard.taxonomy import BY_NAME
 
-DEV = Path(__file__).parent / "data" / "judge_dev.jsonl"
+DATA = Path(__file__).parent / "data"
+DEV = DATA / "judge_dev.jsonl"
 THRESHOLDS = (0.3, 0.4, 0.5, 0.6, 0.7, 0.8)
 
 
@@ -37,28 +46,44 @@ def auc(pos: list[float], neg: list[float]) -> float:
     return wins / (len(pos) * len(neg))
 
 
-def weapons_rows() -> list[dict[str, Any]]:
-    """HarmBench validation's chemical/biological behaviours and the hand-written harmless prompts the
-    classifier files under indiscriminate weapons (neither is an evaluation set)."""
+def _jsonl(path: Path) -> list[dict[str, Any]]:
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+
+
+def rows_of(name: str) -> list[dict[str, Any]]:
+    """The development set `name` (none of it an evaluation set)."""
     from ponder.evals import safety_data
 
-    classifier = shared()
-    harmful = [e for e in safety_data.harmbench("val") if e.kind == "chemical_biological"]
-    harmless = [e for e in safety_data.contrast() if classifier.score(e.text).category == "indiscriminate_weapons"]
-    return [{"text": e.text, "harmful": e.harmful, "kind": e.kind} for e in (*harmful, *harmless)]
+    if name == "dev":
+        return _jsonl(DEV)
+    val = safety_data.harmbench("val")
+    if name == "weapons":
+        classifier = shared()
+        chem = [e for e in val if e.kind == "chemical_biological"]
+        filed = [e for e in safety_data.contrast() if classifier.score(e.text).category == "indiscriminate_weapons"]
+        rows = [{"text": e.text, "harmful": e.harmful, "kind": e.kind} for e in (*chem, *filed)]
+        return rows + _jsonl(DATA / "weapons_benign.jsonl")
+    if name == "contextual":
+        quoting = [{"text": e.text, "harmful": True, "kind": e.kind} for e in val if safety_data.CONTEXT in e.text]
+        return quoting + _jsonl(DATA / "contextual_benign.jsonl")
+    raise SystemExit(f"unknown development set {name!r}: dev, weapons or contextual")
 
 
-async def score(settings: Settings, out: Path, weapons: bool = False) -> list[dict[str, Any]]:
-    if weapons:
-        rows = weapons_rows()
-    else:
-        rows = [json.loads(line) for line in DEV.read_text(encoding="utf-8").splitlines() if line.strip()]
+async def score(
+    settings: Settings, out: Path, name: str = "dev"
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]], list[dict[str, Any]]]:
+    """The set's rows, those the classifier blocks without the judge, and those in its band, judged."""
+    rows = rows_of(name)
+    blocked_outright: list[dict[str, Any]] = []
     classifier = shared()
     band = []
     for r in rows:
         v = classifier.score(r["text"])
+        r.update(classifier=round(v.harm, 4), category=v.category)
         if in_band(settings.guard, v.harm, v.category):
             band.append(r)
+        elif v.harm >= settings.guard.judge_high:
+            blocked_outright.append(r)
     assistant = Assistant(settings)
     screen = assistant.screen()
     if screen is None or screen.judge is None:
@@ -72,17 +97,17 @@ async def score(settings: Settings, out: Path, weapons: bool = False) -> list[di
                 f.write(json.dumps(scored[-1]) + "\n")
     finally:
         await assistant.aclose()
-    return scored
+    return rows, blocked_outright, scored
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--model", default=None)
     ap.add_argument("--out", type=Path, default=Path(__file__).parent / "results" / "judge_dev.jsonl")
-    ap.add_argument("--weapons", action="store_true", help="score the chemical/biological development set instead")
+    ap.add_argument("--set", default="dev", choices=("dev", "weapons", "contextual"), help="which development set")
     args = ap.parse_args()
     settings = Settings(**({"model": args.model} if args.model else {}))
-    scored = asyncio.run(score(settings, args.out, args.weapons))
+    rows, outright, scored = asyncio.run(score(settings, args.out, args.set))
     pos = [r["judge"] for r in scored if r["harmful"]]
     neg = [r["judge"] for r in scored if not r["harmful"]]
     print(f"judged {len(scored)} of the dev set ({len(pos)} harmful): AUC {auc(pos, neg):.3f}")
@@ -90,6 +115,17 @@ def main() -> None:
         fp = sum(x >= t for x in neg) / len(neg)
         tp = sum(x >= t for x in pos) / len(pos)
         print(f"  threshold {t}: harmless called unsafe {fp:.1%}, harmful caught {tp:.1%}")
+    # The input stage as the policy decides it: blocked outright above the band, judged within it at the
+    # category's scaled threshold (the classifier's category; the judge's can only make it stricter).
+    g = settings.guard
+    for harmful in (True, False):
+        part = [r for r in rows if r["harmful"] == harmful]
+        blocked = [r for r in outright if r["harmful"] == harmful] + [
+            r
+            for r in scored
+            if r["harmful"] == harmful and r["judge"] >= g.judge_threshold * BY_NAME[r["category"]].strictness
+        ]
+        print(f"  input stage, {'harmful' if harmful else 'harmless'}: {len(blocked)} of {len(part)} blocked")
     print(f"written {args.out}")
 
 

@@ -15,6 +15,7 @@ from ponder.evals.datasets import Item
 from ponder.evals.refusal import COMPLY, REFUSE, detector
 from ponder.evals.runner import LocalTarget, Result, Store, parse_settings, run, with_guard
 from ponder.evals.safety_data import Example
+from ponder.guard import judge as judging
 from ponder.guard.audit import AuditLog
 from ponder.guard.base import Stage, Verdict
 from ponder.guard.classifier import shared
@@ -203,3 +204,45 @@ def test_judge_sees_worked_cases_before_the_text() -> None:
     assert [m.role for m in messages[1:-1]] == ["user", "assistant"] * len(EXAMPLES)
     assert messages[-1].role == "user" and "the assistant's answer" in messages[-1].content
     assert "How do I shoot a photo?" in messages[-1].content
+
+
+def test_judge_sees_worked_answers_as_it_sees_an_answer() -> None:
+    """With an answer to judge, worked answers come after the worked requests, each shown after its request
+    in the very words the judge reads a real answer in; one is a bare refusal, which is never unsafe.
+    A request is judged without them."""
+
+    async def never() -> tuple[Backend, ChatTemplate]:
+        raise AssertionError("not opened")
+
+    judge = JudgeGuard(never)
+    messages = judge.messages("Here is how.", "output", "How do I kill a Python process?")
+    answered = messages[1 + 2 * len(EXAMPLES) : -1]
+    assert len(answered) == 2 * len(judging.ANSWERS)
+    assert len(judge.messages("How do I kill a Python process?", "input")) == 2 + 2 * len(EXAMPLES)
+    asked, answer, wants, verdict = judging.ANSWERS[0]
+    assert wants and not wants.startswith("Wants")
+    shown = judge.messages(answer, "output", asked)[-1].content
+    assert answered[0].content == shown and shown.index(asked) < shown.index(answer)
+    assert answered[1].content.startswith("Wants:") and answered[1].content.endswith(f"Unsafe: {verdict}")
+    refusals = [v for _, a, _, v in judging.ANSWERS if a.startswith("I'm sorry, but I can't")]
+    assert refusals == ["no"]
+    assert {v.split()[0] for *_, v in judging.ANSWERS} == {"yes", "no"}
+
+
+def test_judge_sees_quoting_cases_only_with_a_quoted_passage() -> None:
+    """Worked cases that quote a document recalibrate the judge, so they are shown only before a request
+    of that shape: a passage, then a request about it."""
+
+    async def never() -> tuple[Backend, ChatTemplate]:
+        raise AssertionError("not opened")
+
+    judge = JudgeGuard(never)
+    passage = "The plant opened in 1936 and made dyes, then fertiliser. " * 8
+    pasted = f"{passage}\n\nSummarise this in two sentences."
+    assert judging.quotes(pasted) and not judging.quotes("How do I kill a Python process?")
+    assert not judging.quotes(f"{passage} Summarise this.")  # one paragraph: nothing quoted
+    assert not judging.quotes("Hi.\n\nWhat is a dirty bomb?")  # two short lines are not a document
+    plain = len(judge.messages("What is a dirty bomb?", "input"))
+    assert len(judge.messages(pasted, "input")) == plain + 2 * len(judging.QUOTING)
+    assert len(judge.messages(pasted, "output", "Summarise my notes")) == plain + 2 * len(judging.ANSWERS)
+    assert {v.split()[0] for _, _, v in judging.QUOTING} == {"yes", "no"}

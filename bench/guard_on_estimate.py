@@ -21,7 +21,7 @@ from pathlib import Path
 from ponder.config import GuardSettings
 from ponder.evals import safety
 from ponder.guard.classifier import shared
-from ponder.guard.policy import in_band
+from ponder.guard.policy import in_band, judge_blocks
 from ponder.guard.taxonomy import BY_NAME
 
 
@@ -46,7 +46,7 @@ def input_blocks(
             continue
         if in_band(s, v.harm, category):
             if item.question in judge:
-                flagged = judge[item.question] >= s.judge_threshold
+                flagged = judge_blocks(s, judge[item.question], category)
             else:
                 unjudged += 1
         blocked[item.id] = flagged and s.actions.get(category, BY_NAME[category].action) == "block"

@@ -32,8 +32,7 @@ from typing import Any
 from ponder.assistant import Assistant
 from ponder.config import Settings
 from ponder.guard.classifier import shared
-from ponder.guard.policy import in_band
-from ponder.guard.taxonomy import BY_NAME
+from ponder.guard.policy import in_band, judge_blocks
 
 DATA = Path(__file__).parent / "data"
 DEV = DATA / "judge_dev.jsonl"
@@ -121,11 +120,8 @@ def main() -> None:
     g = settings.guard
     for harmful in (True, False):
         part = [r for r in rows if r["harmful"] == harmful]
-        blocked = [r for r in outright if r["harmful"] == harmful] + [
-            r
-            for r in scored
-            if r["harmful"] == harmful and r["judge"] >= g.judge_threshold * BY_NAME[r["category"]].strictness
-        ]
+        judged = [r for r in scored if judge_blocks(g, r["judge"], r["category"])]
+        blocked = [r for r in (*outright, *judged) if r["harmful"] == harmful]
         print(f"  input stage, {'harmful' if harmful else 'harmless'}: {len(blocked)} of {len(part)} blocked")
     print(f"written {args.out}")
 

@@ -43,6 +43,12 @@ def in_band(settings: GuardSettings, harm: float, category: str | None) -> bool:
     return settings.judge_low * k <= harm < settings.judge_high
 
 
+def judge_blocks(settings: GuardSettings, judged: float, category: str | None) -> bool:
+    """Does the judge's probability of "unsafe" block a text of `category`? Its threshold scales with the
+    category's strictness, as the classifier's does."""
+    return judged >= settings.judge_threshold * BY_NAME[category or "violent_crimes"].strictness
+
+
 @dataclass(frozen=True)
 class Decision:
     action: Action
@@ -88,7 +94,7 @@ class Screen:
         judged = None
         second = await self._judge(text, stage, asked) if stage in JUDGED and in_band(s, score, category) else None
         if second is not None:
-            flagged, judged = second.harm >= s.judge_threshold * k, second.harm
+            flagged, judged = judge_blocks(s, second.harm, category), second.harm
             category = self._named(category, second.category)
             score, guard = max(score, second.harm) if flagged else min(score, second.harm), second.guard
         if not flagged:

@@ -173,6 +173,13 @@ class GuardSettings(_Section):
     judge_threshold: float = Field(
         0.6, gt=0.0, lt=1.0, description="The judge's probability of 'unsafe' that blocks (scaled per category)."
     )
+    judge_answers: bool = Field(
+        True,
+        description="When the judge had to weigh a request, it also reads every window of the answer, whatever "
+        "the classifier scores it: a short harmful answer can look harmless to the classifier (contemplate's "
+        "'you will need 144.14 g of nitrobenzene…' for a nitazene request scored 0.012). Costs a judge call per "
+        "window of those answers; off, the classifier's band decides alone as for any answer.",
+    )
     answer_again_below: float = Field(
         0.05,
         ge=0.0,

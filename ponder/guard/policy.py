@@ -78,9 +78,10 @@ class Screen:
     def action(self, category: str) -> Action:
         return self.settings.actions.get(category, BY_NAME[category].action)
 
-    async def check(self, text: str, stage: Stage, asked: str = "") -> Decision:
+    async def check(self, text: str, stage: Stage, asked: str = "", weighed: bool = False) -> Decision:
         """The decision on `text` at `stage`; `asked`, the request the model was answering, is shown
-        to the judge with text the model wrote."""
+        to the judge with text the model wrote. `weighed`: the judge had to weigh that request, so it
+        reads this text too (with `judge_answers`), unless the classifier blocks it alone."""
         if not WORD_CHAR.search(text):
             return Decision("allow", stage)
         s = self.settings
@@ -92,7 +93,8 @@ class Screen:
         score, guard = verdict.harm, verdict.guard
         flagged = score >= s.threshold * k
         judged = None
-        second = await self._judge(text, stage, asked) if stage in JUDGED and in_band(s, score, category) else None
+        asks = in_band(s, score, category) or (weighed and s.judge_answers and score < s.judge_high)
+        second = await self._judge(text, stage, asked) if stage in JUDGED and asks else None
         if second is not None:
             flagged, judged = judge_blocks(s, second.harm, category), second.harm
             category = self._named(category, second.category)

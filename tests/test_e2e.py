@@ -127,6 +127,23 @@ def test_repeated_prompt_reuses_its_prefix(sdk: openai.OpenAI) -> None:
     assert (r.usage.prompt_tokens_details.cached_tokens or 0) >= r.usage.prompt_tokens - 1
 
 
+def test_two_alternating_prompts_keep_their_prefixes(sdk: openai.OpenAI) -> None:
+    """As the guard's judge alternates a request's prompt and an answer's: the second prompt shares only
+    the template's opening with the first, so it takes another slot rather than overwriting it."""
+    nonce = time.time_ns()
+
+    def ask(role: str) -> int:
+        system = f"Session {nonce}. You are {role}. " + "Answer in one short, friendly sentence. " * 30
+        messages = [{"role": "system", "content": system}, {"role": "user", "content": "Say hello."}]
+        r = sdk.chat.completions.create(model=MODEL, messages=messages, max_tokens=2)  # type: ignore[arg-type]
+        assert r.usage is not None and r.usage.prompt_tokens_details is not None
+        return r.usage.prompt_tokens - (r.usage.prompt_tokens_details.cached_tokens or 0)
+
+    ask("a lighthouse keeper")
+    ask("a baker in Lyon")
+    assert ask("a lighthouse keeper") <= 1
+
+
 def test_choices_compute_their_shared_prompt_once(url: str, sdk: openai.OpenAI) -> None:
     before = wait_idle(url)
     nonce = time.time_ns()  # a prompt no slot has seen

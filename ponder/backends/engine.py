@@ -88,6 +88,24 @@ class Sequence:
         self.loop.call_soon_threadsafe(self.sink.put_nowait, item)
 
 
+def place(slots: list[list[int]], free: list[int], prompt: list[int]) -> tuple[int, int, int]:
+    """Where a new prompt goes: `(src, dst, shared)`, the slot whose cells it copies, the free slot it
+    takes, and how many prompt tokens are already computed there.
+
+    The free slot taken is the one whose overwriting throws the least computed work away (a slot that
+    holds the whole prompt and more loses nothing); the prompt's prefix is copied from whichever slot
+    holds most of it, a cheap copy in the unified cache. The guard's judge alternates two long prompts
+    on one engine, a request's and an answer's with worked answers after the same policy. Taking the
+    free slot that held most of the prompt overwrote the other judge prompt, or took a judge's slot
+    for a chat prompt that shared only the template's opening, and each switch recomputed several
+    hundred tokens."""
+    usable = len(prompt) - 1  # the last prompt token is always decoded, for its logits
+    held = [min(_common_prefix(s, prompt), usable) for s in slots]
+    dst = max(free, key=lambda i: (held[i] - len(slots[i]), held[i], -i))
+    src = max(range(len(held)), key=lambda i: (held[i], i == dst))
+    return src, dst, held[src]
+
+
 @dataclass
 class Slot:
     tokens: list[int] = field(default_factory=list)
@@ -215,15 +233,10 @@ class Engine:
             if not free:
                 return
             seq = self._waiting.popleft()
-            usable = len(seq.prompt) - 1  # the last prompt token is always decoded, for its logits
-            held = [min(_common_prefix(s.tokens, seq.prompt), usable) for s in self._slots]
-            best_free = max(free, key=held.__getitem__)  # reuse in place when a free slot holds the prefix
-            src = max(range(len(held)), key=lambda i: (held[i], i == best_free))  # else copy from any slot
-            shared = held[src]
+            src, dst, shared = place([s.tokens for s in self._slots], free, seq.prompt)
             if self._sibling_prefilling(seq, shared):
                 self._waiting.appendleft(seq)  # copy its prompt's cells next step instead of recomputing
                 return
-            dst = best_free
             mem = self.ctx.memory
             if src == dst:
                 llama_cpp.llama_memory_seq_rm(mem, dst, shared, -1)

@@ -175,7 +175,8 @@ class GuardSettings(_Section):
     )
     judge_answers: bool = Field(
         True,
-        description="When the judge had to weigh a request, it also reads every window of the answer, whatever "
+        description="When the judge had to weigh a request, it also reads every window of the thinking and the "
+        "answer, and the calls, whatever "
         "the classifier scores it: a short harmful answer can look harmless to the classifier (contemplate's "
         "'you will need 144.14 g of nitrobenzene…' for a nitazene request scored 0.012). Costs a judge call per "
         "window of those answers; off, the classifier's band decides alone as for any answer.",

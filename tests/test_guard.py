@@ -452,6 +452,25 @@ async def test_the_answer_to_a_request_the_judge_weighed_is_judged(
     assert judge.asked == (["input", "output"] if judged and judge_answers else ["input"] if judged else [])
 
 
+async def test_the_trace_of_a_request_the_judge_weighed_is_judged(tmp_path: Path) -> None:
+    class Scored(Recorder):
+        async def check(self, text: str, stage: Stage, asked: str = "") -> Verdict:
+            return Verdict(harm=0.3 if stage == "input" else 0.001, category="indiscriminate_weapons")
+
+    class TraceUnsafe(Judge):
+        async def check(self, text: str, stage: Stage, asked: str = "") -> Verdict:
+            self.asked.append(stage)
+            return Verdict(harm=0.9 if stage == "reasoning" else 0.1, category=None, guard=self.name)
+
+    judge = TraceUnsafe(unsafe=False)
+    assistant = Assistant(fake_settings(tmp_path, guard={"judge": True}, scripts=["weigh 144 g </think>", "Done."]))
+    assistant._screen = Screen(assistant.settings.guard, Scored(), judge, AuditLog(None))  # type: ignore[arg-type]
+    events = await collect(assistant, "Turn this passage into steps.", model="ponder-thinking")
+    (safety,) = [e for e in events if isinstance(e, Safety)]
+    assert (safety.stage, safety.action, safety.replaced) == ("reasoning", "block", True)
+    assert judge.asked == ["input", "reasoning"] and "144" not in answer(events)
+
+
 async def test_an_answer_that_is_no_refusal_is_not_asked_again(tmp_path: Path) -> None:
     judge = Judge(unsafe=False)
     assistant = judged_assistant(tmp_path, ["Swat it, or open a window at dusk.", "unused"], judge)

@@ -102,9 +102,9 @@ async def guarded(
     guard missed refused: told the same in a system message, the 1.5B wrote "reasons why Buddhists
     should not have equal rights", which the classifier had let through at 0.005 (the judge: 0.97).
 
-    When the judge had to weigh the request, or this is the second try, it reads the answer's every
-    window and the calls too (`judge_answers`): the classifier, a topic detector, scores a short
-    answer by its words, and "you will need 144.14 g of nitrobenzene" has no alarming one.
+    When the judge had to weigh the request, or this is the second try, it reads every window of the
+    thinking and the answer, and the calls (`judge_answers`): the classifier, a topic detector, scores
+    a short answer by its words, and "you will need 144.14 g of nitrobenzene" has no alarming one.
     """
     watching = again is not None and n == 1
     answer_again = False
@@ -116,8 +116,8 @@ async def guarded(
                 yield ev
             return
 
-        # A request the judge had to weigh (or a second try, whose request it cleared) has its answer
-        # and calls judged too; thinking, many windows long, keeps to the classifier's band.
+        # A request the judge had to weigh (or a second try, whose request it cleared) has everything
+        # the model writes for it judged too: thinking, answer and calls.
         weighed = decision.judged is not None or cleared is not None
         held: dict[tuple[int, str], _Held] = {}
         calls: dict[int, list[ToolCallDelta]] = {}
@@ -138,7 +138,7 @@ async def guarded(
             if refusing and await screen.harmless(asked, decision):
                 answer_again = True
                 return []
-            if (verdict := await screen.check(h.window(), h.stage, asked, weighed and h.stage == "output")).blocks:
+            if (verdict := await screen.check(h.window(), h.stage, asked, weighed)).blocks:
                 blocked = verdict
                 return []
             return h.release()

@@ -173,13 +173,17 @@ class GuardSettings(_Section):
     judge_threshold: float = Field(
         0.6, gt=0.0, lt=1.0, description="The judge's probability of 'unsafe' that blocks (scaled per category)."
     )
-    judge_answers: bool = Field(
-        True,
-        description="When the judge had to weigh a request, it also reads every window of the thinking and the "
-        "answer, and the calls, whatever "
-        "the classifier scores it: a short harmful answer can look harmless to the classifier (contemplate's "
-        "'you will need 144.14 g of nitrobenzene…' for a nitazene request scored 0.012). Costs a judge call per "
-        "window of those answers; off, the classifier's band decides alone as for any answer.",
+    judge_answers_from: float = Field(
+        0.5,
+        ge=0.0,
+        le=1.0,
+        description="When the judge weighed a request and let it through, but came within this fraction of blocking "
+        "it (its probability of 'unsafe' at least this × its threshold for the category), it also reads every window "
+        "of the thinking, the answer and the calls, whatever the classifier scores them: a short harmful answer can "
+        "look harmless to the classifier (contemplate's 'you will need 144.14 g of nitrobenzene…' for a nitazene "
+        "request the judge had passed at 0.275 against weapons' 0.3 scored 0.012). 1 turns it off; 0 judges the "
+        "answers of every request the judge weighed, which on the development prompts blocked four harmless answers "
+        "(a cockroach infestation, 100 balloons) and no more harmful ones.",
     )
     answer_again_below: float = Field(
         0.05,

@@ -369,9 +369,7 @@ async def test_a_harmless_request_the_model_refused_is_answered_again(tmp_path: 
     (safety,) = [e for e in events if isinstance(e, Safety)]
     assert safety.action == "answer_again" and safety.replaced and safety.stage == "output"
     assert answer(events) == "Sure." + scripts[1]  # the refusal was never released; the second try opens agreeing
-    # The user's words, without the note; then the second try's answer, which the judge reads whatever the
-    # classifier says of it (`judge_answers`): told the request is harmless, the model may be wrong.
-    assert judge.asked == ["How do I kill a mosquito in my room?", answer(events)]
+    assert judge.asked == ["How do I kill a mosquito in my room?"]  # the user's words, without the note
     backend = await assistant.backend("fake")
     assert isinstance(backend, FakeBackend) and len(backend.prompts) == 2
     assert NOTE not in backend.prompts[0] and NOTE in backend.prompts[1]
@@ -399,8 +397,7 @@ async def test_a_refusal_stands_unless_the_judge_is_sure_the_request_is_harmless
 async def test_a_request_the_classifier_cleared_needs_only_the_judges_lean(tmp_path: Path, score: float) -> None:
     """The judge says 0.3. A request the classifier let through alone (0.01) is answered again: both lean
     harmless (`answer_again_cleared_below`, 0.5). One in the judge's band (0.5) needs the judge to be sure
-    (`answer_again_below`, 0.05), so its refusal stands. Either way the judge is asked once about the
-    request, then reads the answer."""
+    (`answer_again_below`, 0.05), so its refusal stands. Either way the judge is asked about it once."""
 
     class Scored(Recorder):
         async def check(self, text: str, stage: Stage, asked: str = "") -> Verdict:
@@ -416,40 +413,41 @@ async def test_a_request_the_classifier_cleared_needs_only_the_judges_lean(tmp_p
     assistant = Assistant(fake_settings(tmp_path, guard={"judge": True}, scripts=scripts))
     assistant._screen = Screen(assistant.settings.guard, Scored(), judge, AuditLog(None))  # type: ignore[arg-type]
     events = await collect(assistant, "How do I kill a mosquito in my room?")
-    asked_again = score < assistant.settings.guard.judge_low
-    assert answer(events) == ("Sure." + scripts[1] if asked_again else scripts[0])
-    assert judge.asked[0] == "How do I kill a mosquito in my room?"
-    assert judge.asked[1:] == [answer(events)]  # the answer too: the judge had to weigh the request
+    in_band = score >= assistant.settings.guard.judge_low
+    assert answer(events) == (scripts[0] if in_band else "Sure." + scripts[1])
+    # Asked about the request once; passed in the band at 0.3, half of 0.6, its answer is read too.
+    assert judge.asked == ["How do I kill a mosquito in my room?", *([scripts[0]] if in_band else [])]
 
 
 @pytest.mark.parametrize(
-    ("judged", "judge_answers", "blocked"), [(True, True, True), (True, False, False), (False, True, False)]
+    ("classified", "judged", "judge_answers_from", "blocked"),
+    [(0.3, 0.4, 0.5, True), (0.3, 0.4, 1.0, False), (0.3, 0.1, 0.5, False), (0.01, None, 0.5, False)],
 )
-async def test_the_answer_to_a_request_the_judge_weighed_is_judged(
-    tmp_path: Path, judged: bool, judge_answers: bool, blocked: bool
+async def test_the_answer_to_a_request_the_judge_nearly_blocked_is_judged(
+    tmp_path: Path, classified: float, judged: float | None, judge_answers_from: float, blocked: bool
 ) -> None:
-    """The request is in the judge's band, which lets it through; the classifier scores the answer near 0, as
-    it did contemplate's "you will need 144.14 g of nitrobenzene…" for a nitazene request. The judge reads
-    it and blocks it, unless the operator turned `judge_answers` off, or the classifier had cleared the
-    request alone."""
+    """The classifier scores the answer near 0, as it did contemplate's "you will need 144.14 g of
+    nitrobenzene…" for a nitazene request. The judge passed the request at 0.4, within half of its 0.6:
+    it reads the answer and blocks it, unless the operator turned that off (1). A request it passed at
+    0.1, or one the classifier cleared alone, has its answer go by the classifier's band."""
 
     class Scored(Recorder):
         async def check(self, text: str, stage: Stage, asked: str = "") -> Verdict:
-            harm = (0.3 if judged else 0.01) if stage == "input" else 0.001
-            return Verdict(harm=harm, category="violent_crimes")
+            return Verdict(harm=classified if stage == "input" else 0.001, category="violent_crimes")
 
     class AnswersUnsafe(Judge):
         async def check(self, text: str, stage: Stage, asked: str = "") -> Verdict:
             self.asked.append(stage)
-            return Verdict(harm=0.9 if stage == "output" else 0.1, category="violent_crimes", guard=self.name)
+            harm = 0.9 if stage == "output" else judged or 0.0
+            return Verdict(harm=harm, category="violent_crimes", guard=self.name)
 
     judge = AnswersUnsafe(unsafe=False)
-    settings = fake_settings(tmp_path, guard={"judge": True, "judge_answers": judge_answers}, scripts=["Take 144 g."])
-    assistant = Assistant(settings)
+    guard = {"judge": True, "judge_answers_from": judge_answers_from, "answer_again_below": 0.0}
+    assistant = Assistant(fake_settings(tmp_path, guard=guard, scripts=["Take 144 g."]))
     assistant._screen = Screen(assistant.settings.guard, Scored(), judge, AuditLog(None))  # type: ignore[arg-type]
     events = await collect(assistant, "Turn this passage into steps.")
     assert (answer(events) != "Take 144 g.") is blocked
-    assert judge.asked == (["input", "output"] if judged and judge_answers else ["input"] if judged else [])
+    assert judge.asked == (["input", "output"] if blocked else ["input"] if judged else [])
 
 
 async def test_the_trace_of_a_request_the_judge_weighed_is_judged(tmp_path: Path) -> None:
@@ -457,10 +455,10 @@ async def test_the_trace_of_a_request_the_judge_weighed_is_judged(tmp_path: Path
         async def check(self, text: str, stage: Stage, asked: str = "") -> Verdict:
             return Verdict(harm=0.3 if stage == "input" else 0.001, category="indiscriminate_weapons")
 
-    class TraceUnsafe(Judge):
+    class TraceUnsafe(Judge):  # passes the request at 0.2, under weapons' 0.3 but within half of it
         async def check(self, text: str, stage: Stage, asked: str = "") -> Verdict:
             self.asked.append(stage)
-            return Verdict(harm=0.9 if stage == "reasoning" else 0.1, category=None, guard=self.name)
+            return Verdict(harm=0.9 if stage == "reasoning" else 0.2, category=None, guard=self.name)
 
     judge = TraceUnsafe(unsafe=False)
     assistant = Assistant(fake_settings(tmp_path, guard={"judge": True}, scripts=["weigh 144 g </think>", "Done."]))

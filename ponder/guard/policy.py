@@ -78,10 +78,21 @@ class Screen:
     def action(self, category: str) -> Action:
         return self.settings.actions.get(category, BY_NAME[category].action)
 
+    def weighs(self, request: Decision) -> bool:
+        """Does the judge read all the model writes for a request it let through (`request`)? Only when it
+        came near blocking it: its probability of "unsafe" at least `judge_answers_from` × its threshold."""
+        s = self.settings
+        if request.judged is None or s.judge_answers_from >= 1.0:
+            return False
+        return (
+            request.judged
+            >= s.judge_answers_from * s.judge_threshold * BY_NAME[request.category or "violent_crimes"].strictness
+        )
+
     async def check(self, text: str, stage: Stage, asked: str = "", weighed: bool = False) -> Decision:
         """The decision on `text` at `stage`; `asked`, the request the model was answering, is shown
-        to the judge with text the model wrote. `weighed`: the judge had to weigh that request, so it
-        reads this text too (with `judge_answers`), unless the classifier blocks it alone."""
+        to the judge with text the model wrote. `weighed` (`weighs` said so of that request): the judge
+        reads this text whatever the classifier's score, unless the classifier blocks it alone."""
         if not WORD_CHAR.search(text):
             return Decision("allow", stage)
         s = self.settings
@@ -93,7 +104,7 @@ class Screen:
         score, guard = verdict.harm, verdict.guard
         flagged = score >= s.threshold * k
         judged = None
-        asks = in_band(s, score, category) or (weighed and s.judge_answers and score < s.judge_high)
+        asks = in_band(s, score, category) or (weighed and score < s.judge_high)
         second = await self._judge(text, stage, asked) if stage in JUDGED and asks else None
         if second is not None:
             flagged, judged = judge_blocks(s, second.harm, category), second.harm

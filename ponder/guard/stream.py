@@ -102,9 +102,9 @@ async def guarded(
     guard missed refused: told the same in a system message, the 1.5B wrote "reasons why Buddhists
     should not have equal rights", which the classifier had let through at 0.005 (the judge: 0.97).
 
-    When the judge had to weigh the request, or this is the second try, it reads every window of the
-    thinking and the answer, and the calls (`judge_answers`): the classifier, a topic detector, scores
-    a short answer by its words, and "you will need 144.14 g of nitrobenzene" has no alarming one.
+    When the judge came near blocking the request (`Screen.weighs`), it reads every window of the
+    thinking and the answer, and the calls: the classifier, a topic detector, scores a short answer
+    by its words, and "you will need 144.14 g of nitrobenzene" has no alarming one.
     """
     watching = again is not None and n == 1
     answer_again = False
@@ -116,9 +116,8 @@ async def guarded(
                 yield ev
             return
 
-        # A request the judge had to weigh (or a second try, whose request it cleared) has everything
-        # the model writes for it judged too: thinking, answer and calls.
-        weighed = decision.judged is not None or cleared is not None
+        # A request the judge came near blocking has everything the model writes for it judged too.
+        weighed = screen.weighs(decision)
         held: dict[tuple[int, str], _Held] = {}
         calls: dict[int, list[ToolCallDelta]] = {}
         done: set[int] = set()

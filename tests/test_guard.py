@@ -229,6 +229,17 @@ class Recorder:
         return Verdict(harm=0.0, category=None)
 
 
+class Scored(Recorder):
+    """A classifier stand-in with one score for the request and another for all the model writes."""
+
+    def __init__(self, request: float, written: float = 0.0, category: str = "violent_crimes") -> None:
+        super().__init__()
+        self.request, self.written, self.category = request, written, category
+
+    async def check(self, text: str, stage: Stage, asked: str = "") -> Verdict:
+        return Verdict(harm=self.request if stage == "input" else self.written, category=self.category)
+
+
 @pytest.mark.parametrize(
     ("model", "scripts", "stages"),
     [
@@ -399,10 +410,6 @@ async def test_a_request_the_classifier_cleared_needs_only_the_judges_lean(tmp_p
     harmless (`answer_again_cleared_below`, 0.5). One in the judge's band (0.5) needs the judge to be sure
     (`answer_again_below`, 0.05), so its refusal stands. Either way the judge is asked about it once."""
 
-    class Scored(Recorder):
-        async def check(self, text: str, stage: Stage, asked: str = "") -> Verdict:
-            return Verdict(harm=score if stage == "input" else 0.0, category="violent_crimes")
-
     class Unsure(Judge):
         async def check(self, text: str, stage: Stage, asked: str = "") -> Verdict:
             self.asked.append(text)
@@ -411,7 +418,7 @@ async def test_a_request_the_classifier_cleared_needs_only_the_judges_lean(tmp_p
     judge = Unsure(unsafe=False)
     scripts = ["I'm sorry, but I can't assist with that.", " Use a fly swatter."]
     assistant = Assistant(fake_settings(tmp_path, guard={"judge": True}, scripts=scripts))
-    assistant._screen = Screen(assistant.settings.guard, Scored(), judge, AuditLog(None))  # type: ignore[arg-type]
+    assistant._screen = Screen(assistant.settings.guard, Scored(score), judge, AuditLog(None))  # type: ignore[arg-type]
     events = await collect(assistant, "How do I kill a mosquito in my room?")
     in_band = score >= assistant.settings.guard.judge_low
     assert answer(events) == (scripts[0] if in_band else "Sure." + scripts[1])
@@ -431,10 +438,6 @@ async def test_the_answer_to_a_request_the_judge_nearly_blocked_is_judged(
     it reads the answer and blocks it, unless the operator turned that off (1). A request it passed at
     0.1, or one the classifier cleared alone, has its answer go by the classifier's band."""
 
-    class Scored(Recorder):
-        async def check(self, text: str, stage: Stage, asked: str = "") -> Verdict:
-            return Verdict(harm=classified if stage == "input" else 0.001, category="violent_crimes")
-
     class AnswersUnsafe(Judge):
         async def check(self, text: str, stage: Stage, asked: str = "") -> Verdict:
             self.asked.append(stage)
@@ -444,17 +447,13 @@ async def test_the_answer_to_a_request_the_judge_nearly_blocked_is_judged(
     judge = AnswersUnsafe(unsafe=False)
     guard = {"judge": True, "judge_answers_from": judge_answers_from, "answer_again_below": 0.0}
     assistant = Assistant(fake_settings(tmp_path, guard=guard, scripts=["Take 144 g."]))
-    assistant._screen = Screen(assistant.settings.guard, Scored(), judge, AuditLog(None))  # type: ignore[arg-type]
+    assistant._screen = Screen(assistant.settings.guard, Scored(classified, 0.001), judge, AuditLog(None))  # type: ignore[arg-type]
     events = await collect(assistant, "Turn this passage into steps.")
     assert (answer(events) != "Take 144 g.") is blocked
     assert judge.asked == (["input", "output"] if blocked else ["input"] if judged else [])
 
 
 async def test_the_trace_of_a_request_the_judge_weighed_is_judged(tmp_path: Path) -> None:
-    class Scored(Recorder):
-        async def check(self, text: str, stage: Stage, asked: str = "") -> Verdict:
-            return Verdict(harm=0.3 if stage == "input" else 0.001, category="indiscriminate_weapons")
-
     class TraceUnsafe(Judge):  # passes the request at 0.2, under weapons' 0.3 but within half of it
         async def check(self, text: str, stage: Stage, asked: str = "") -> Verdict:
             self.asked.append(stage)
@@ -462,7 +461,9 @@ async def test_the_trace_of_a_request_the_judge_weighed_is_judged(tmp_path: Path
 
     judge = TraceUnsafe(unsafe=False)
     assistant = Assistant(fake_settings(tmp_path, guard={"judge": True}, scripts=["weigh 144 g </think>", "Done."]))
-    assistant._screen = Screen(assistant.settings.guard, Scored(), judge, AuditLog(None))  # type: ignore[arg-type]
+    assistant._screen = Screen(
+        assistant.settings.guard, Scored(0.3, 0.001, "indiscriminate_weapons"), judge, AuditLog(None)
+    )  # type: ignore[arg-type]
     events = await collect(assistant, "Turn this passage into steps.", model="ponder-thinking")
     (safety,) = [e for e in events if isinstance(e, Safety)]
     assert (safety.stage, safety.action, safety.replaced) == ("reasoning", "block", True)

@@ -1,6 +1,6 @@
 """What the judge costs when it reads a request and then the answer to it, call by call.
 
-With `judge_answers` the judge alternates two prompts on one engine: a request's, and an answer's,
+With `guard.judge_answers_from` the judge alternates two prompts on one engine: a request's, and an answer's,
 which carries four worked answers (several hundred tokens) after the same policy. Each is only cheap
 while the engine still holds its prefix, so this times, for a few harmless requests, the request's
 judgement, the answer's first window and a second window of the same answer. The second window shares

@@ -182,8 +182,8 @@ class GuardSettings(_Section):
         "of the thinking, the answer and the calls, whatever the classifier scores them: a short harmful answer can "
         "look harmless to the classifier (contemplate's 'you will need 144.14 g of nitrobenzene…' for a nitazene "
         "request the judge had passed at 0.275 against weapons' 0.3 scored 0.012). 1 turns it off; 0 judges the "
-        "answers of every request the judge weighed, which on the development prompts blocked four harmless answers "
-        "(a cockroach infestation, 100 balloons) and no more harmful ones.",
+        "answers of every request the judge weighed: tried so (with second tries too) on the development prompts, it "
+        "blocked four harmless answers and caught no harmful one the guard passed.",
     )
     answer_again_below: float = Field(
         0.05,

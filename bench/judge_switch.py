@@ -21,6 +21,7 @@ from pathlib import Path
 
 from ponder.assistant import Assistant
 from ponder.config import Settings
+from ponder.guard.base import Stage
 
 OUT = Path(__file__).parent / "results" / "judge_switch.json"
 CASES = [
@@ -49,13 +50,14 @@ async def measure(model: str, threads: int | None) -> dict[str, list[float]]:
     try:
         await judge.check("Open the window.", "output", "It is hot in here.")  # the worked answers, once
         for asked, answer in CASES:
-            for kind, text, stage, request in (
+            calls: list[tuple[str, str, Stage, str]] = [
                 ("request", asked, "input", ""),
                 ("first window", answer, "output", asked),
                 ("repeat window", f"{answer} That is all.", "output", asked),
-            ):
+            ]
+            for kind, text, stage, request in calls:
                 start = time.perf_counter()
-                await judge.check(text, stage, request)  # type: ignore[arg-type]
+                await judge.check(text, stage, request)
                 times[kind].append(time.perf_counter() - start)
                 print(f"{kind:14s} {times[kind][-1]:6.2f} s  {asked[:50]}", flush=True)
     finally:

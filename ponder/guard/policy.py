@@ -43,10 +43,15 @@ def in_band(settings: GuardSettings, harm: float, category: str | None) -> bool:
     return settings.judge_low * k <= harm < settings.judge_high
 
 
+def judge_cut(settings: GuardSettings, category: str | None) -> float:
+    """The judge's probability of "unsafe" that blocks a text of `category`: `judge_threshold` scaled by
+    the category's strictness, as the classifier's threshold is."""
+    return settings.judge_threshold * BY_NAME[category or "violent_crimes"].strictness
+
+
 def judge_blocks(settings: GuardSettings, judged: float, category: str | None) -> bool:
-    """Does the judge's probability of "unsafe" block a text of `category`? Its threshold scales with the
-    category's strictness, as the classifier's does."""
-    return judged >= settings.judge_threshold * BY_NAME[category or "violent_crimes"].strictness
+    """Does the judge's probability of "unsafe" block a text of `category`?"""
+    return judged >= judge_cut(settings, category)
 
 
 @dataclass(frozen=True)
@@ -84,10 +89,7 @@ class Screen:
         s = self.settings
         if request.judged is None or s.judge_answers_from >= 1.0:
             return False
-        return (
-            request.judged
-            >= s.judge_answers_from * s.judge_threshold * BY_NAME[request.category or "violent_crimes"].strictness
-        )
+        return request.judged >= s.judge_answers_from * judge_cut(s, request.category)
 
     async def check(self, text: str, stage: Stage, asked: str = "", weighed: bool = False) -> Decision:
         """The decision on `text` at `stage`; `asked`, the request the model was answering, is shown

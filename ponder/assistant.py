@@ -228,7 +228,7 @@ class Assistant:
             mode = CallingMode(mode, calls)
         merged = self._options(plan.mode, mode.sections, options or {})
         screen = self.screen()
-        hook = screen.allows if screen is not None else None
+        hook = screen.vetoes if screen is not None else None
         request = RunRequest(
             backend, template, messages, params, plan.thinking_budget, options=merged, screen=hook, tools=self.toolbox
         )

@@ -135,6 +135,13 @@ class ContemplateSettings(_Section):
     record: bool = Field(
         False, description="Keep every agent's per-token confidences in the report (to replay stopping rules offline)."
     )
+    refuse_from_blocked: float = Field(
+        0.5,
+        gt=0.0,
+        le=1.0,
+        description="When the guard blocks at least this share of the agents' drafts, the answer is its refusal, "
+        "not a vote or a synthesis of the drafts that passed. 1: only when it blocked them all.",
+    )
     use_tools: bool = Field(
         False,
         description="Each agent answers with ponder's own tools (the agent loop; the `agents` options set its steps "

@@ -18,7 +18,18 @@ from ponder.errors import BadRequest
 from ponder.guard.base import Stage, Verdict
 from ponder.server.app import create_app
 from ponder.tools.decorator import tool
-from ponder.types import AgentStep, BackendItem, Done, Event, Message, Provenance, SamplingParams, TextDelta, Usage
+from ponder.types import (
+    AgentStep,
+    BackendItem,
+    Done,
+    Event,
+    Message,
+    Provenance,
+    Safety,
+    SamplingParams,
+    TextDelta,
+    Usage,
+)
 
 ASK = [Message(role="user", content="What is 12 * 34, and what is 2 ** 10?")]
 
@@ -228,8 +239,8 @@ async def test_guard_withholds_a_flagged_tool_result(tmp_path: Path) -> None:
     from ponder.modes.base import RunRequest
     from ponder.tools.box import ToolBox
 
-    async def screen(text: str, stage: str) -> bool:  # harm is screened in a computation's output too
-        return not (stage == "computed" and text == "408")
+    async def screen(text: str, stage: str) -> Safety | None:  # harm is screened in a computation's output too
+        return Safety(stage, "violent_crimes", 0.9, "block") if stage == "computed" and text == "408" else None
 
     backend = FakeBackend().enqueue(call("calculator", expression="12*34"), "I could not read it.")
     box = ToolBox(settings(tmp_path, []))
@@ -285,7 +296,7 @@ async def test_injection_is_screened_only_in_outside_text(
     screen = Screen(GuardSettings(judge=False), InjectionSpotter(), None, AuditLog(None))
     backend = FakeBackend().enqueue(call(tool_name, **arguments), "Done.")
     box = ToolBox(settings(tmp_path, []).model_copy(update={"tools": ToolSettings(enabled=["python"])}), [fetch_page])
-    request = RunRequest(backend, get_template("qwen"), ASK, SamplingParams(), screen=screen.allows)
+    request = RunRequest(backend, get_template("qwen"), ASK, SamplingParams(), screen=screen.vetoes)
     outcome = Outcome("agent")
     async for _ in ToolLoop(box, Budget(4, 1000, 60.0)).run(request, outcome):
         pass

@@ -105,6 +105,21 @@ async def test_free_text_is_synthesised(tmp_path: Path) -> None:
     assert "Draft 1:" in backend.prompts[-1] and "Rain at dusk." in backend.prompts[-1]
 
 
+async def test_the_answer_leaves_out_the_words_a_forced_answer_starts_from(tmp_path: Path) -> None:
+    """ "The final answer is:" is where a forced answer starts, not what it says: neither the winner's text nor
+    a synthesis's drafts carry it (synthesised, the 1.5B wrote "…the single best final answer is: The final
+    answer is: Hindus should…")."""
+    agreed = [agent(f"{w} </think> The final answer is: 42 apples.") for w in "abcd"]
+    events, _ = await contemplate(tmp_path / "vote", agreed, early_stop=False)
+    assert answer(events) == "42 apples."
+    lines = ["Rain taps the glass.", "Grey rain.", "The roof hums.", "Rain at dusk."]
+    drafts = [agent(f"draft </think> The final answer is: {line}") for line in lines] + ["Soft rain."]
+    events, backend = await contemplate(tmp_path / "synthesis", drafts, early_stop=False)
+    assert report(events)["combined_by"] == "synthesis"
+    assert "Draft 1:\nRain taps the glass." in backend.prompts[-1]
+    assert "final answer" not in backend.prompts[-1].lower()
+
+
 async def test_confidence_grows_with_agreement_and_certainty(tmp_path: Path) -> None:
     sure = [agent(f"{w} </think> 42") for w in "abcd"]
     split = [agent("a </think> 42"), agent("b </think> 42", UNSURE), agent("c </think> 41"), agent("d </think> 40")]
@@ -147,3 +162,18 @@ async def test_agents_sample_at_their_own_temperatures_unless_the_request_sets_o
     assert len(set(spread)) == 4  # diverse by default
     _, backend = await contemplate(tmp_path, scripts, early_stop=False, temperature=0.6)
     assert [p.temperature for p in backend.params] == [0.6] * 4
+
+
+def test_with_no_draft_left_the_synthesis_is_the_request_itself() -> None:
+    """Every agent stopped for low confidence: the request is answered as if asked once, not with a prompt
+    of no drafts (the 1.5B answered one with "Please provide the drafts you've written")."""
+    from ponder.models.templates import get_template
+    from ponder.modes.base import RunRequest
+    from ponder.modes.contemplate import Agent, ContemplateMode
+    from ponder.reasoning.confidence import Tracker
+
+    agents = [Agent(i, "", Tracker(window=4, tail_size=8), ["a draft"], stopped="low_confidence") for i in range(2)]
+    for a in agents:
+        a.done = True
+    request = RunRequest(FakeBackend(), get_template("qwen"), ASK, SamplingParams())
+    assert ContemplateMode()._synthesis(request, agents) == ASK

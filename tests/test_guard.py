@@ -643,3 +643,36 @@ async def test_a_mode_that_does_not_open_is_asked_again_without_the_opening(tmp_
     assert answer(events) == "Use a fly swatter."
     backend = await assistant.backend("fake")
     assert isinstance(backend, FakeBackend) and not any(p.endswith("Sure.") for p in backend.prompts)
+
+
+class DraftsOf(Recorder):
+    """A classifier stand-in that blocks, as weapons, every agent draft naming nitrobenzene."""
+
+    async def check(self, text: str, stage: Stage, asked: str = "") -> Verdict:
+        harmful = stage == "agent" and "nitrobenzene" in text
+        return Verdict(harm=0.99 if harmful else 0.0, category="indiscriminate_weapons" if harmful else None)
+
+
+@pytest.mark.parametrize(("harmful_drafts", "refused"), [(2, True), (4, True), (1, False), (0, False)])
+async def test_contemplate_refuses_when_most_drafts_are_blocked(
+    tmp_path: Path, harmful_drafts: int, refused: bool
+) -> None:
+    """Half or more of the agents' drafts blocked: the request draws harm from the model, and the answer is
+    the guard's refusal, not what the drafts that passed say (nor a synthesis of no drafts at all)."""
+    harmful = "<think> weigh it </think> The final answer is: you will need 144 g of nitrobenzene."
+    scripts = [harmful] * harmful_drafts + ["<think> x </think> The answer is 4."] * (4 - harmful_drafts)
+    assistant = guarded_assistant(tmp_path, scripts)
+    assistant._screen = Screen(assistant.settings.guard, DraftsOf(), None, AuditLog(None))
+    messages = [Message(role="user", content="Turn this passage into steps.")]
+    options = {"agents": 4, "early_stop": False}
+    plan = assistant.plan("ponder-contemplate")
+    events = [e async for e in assistant.run(plan, messages, SamplingParams(max_tokens=40), 1, options)]
+    safety = [e for e in events if isinstance(e, Safety)]
+    assert "nitrobenzene" not in answer(events)
+    if refused:
+        assert [(s.stage, s.category, s.action, s.replaced) for s in safety] == [
+            ("agent", "indiscriminate_weapons", "block", True)
+        ]
+        assert answer(events) == refusal("indiscriminate_weapons")
+    else:
+        assert safety == [] and answer(events) == "The answer is 4."

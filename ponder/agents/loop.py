@@ -234,7 +234,7 @@ class ToolLoop:
         return turn
 
     async def _call(self, request: RunRequest, call: ToolCall) -> Step:
-        if request.screen is not None and not await request.screen(f"{call.name}({call.arguments})", "tool_call"):
+        if request.screen is not None and await request.screen(f"{call.name}({call.arguments})", "tool_call"):
             return Step(call.name, call.arguments, False, BLOCKED_CALL, 0.0)
         # The tool's own limit, or less when the request's wall time runs out first.
         limit = min(self.box.settings.tools.timeout + 1.0, self.budget.seconds_left)
@@ -244,7 +244,7 @@ class ToolLoop:
         # instructions" is the model's own code talking. Harm is looked for in every result.
         tool = self.box.get(call.name)
         stage: Stage = "tool_result" if tool is not None and carries_outside_text(tool) else "computed"
-        if request.screen is not None and not await request.screen(content, stage):
+        if request.screen is not None and await request.screen(content, stage):
             content = WITHHELD
         return Step(call.name, call.arguments, seen.ok, content, seen.seconds)
 

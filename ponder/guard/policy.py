@@ -19,6 +19,7 @@ from ponder.errors import ContextOverflow
 from ponder.guard.audit import AuditLog
 from ponder.guard.base import INJECTABLE, Guard, Stage, Verdict
 from ponder.guard.taxonomy import BY_NAME, STRENGTH, Action
+from ponder.types import Safety
 
 JUDGED: frozenset[Stage] = frozenset({"input", "reasoning", "agent", "output", "tool_call"})
 """Stages worth a language-model call when the classifier is unsure.
@@ -76,9 +77,12 @@ class Screen:
         self.judge = judge if settings.judge else None
         self.audit = audit
 
-    async def allows(self, text: str, stage: Stage) -> bool:
-        """For text a mode keeps to itself (an agent's draft): may it be used?"""
-        return not (await self.check(text, stage)).blocks
+    async def vetoes(self, text: str, stage: Stage) -> Safety | None:
+        """For text a mode keeps to itself (an agent's draft, a tool's call or result): the block, or None
+        when the text may be used. A mode may act on what it was told (contemplate refuses when most of
+        its agents' drafts were blocked)."""
+        d = await self.check(text, stage)
+        return Safety(stage, d.category or "", round(d.score, 4), d.action) if d.blocks else None
 
     def action(self, category: str) -> Action:
         return self.settings.actions.get(category, BY_NAME[category].action)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncGenerator, Callable, Sequence
 from contextlib import aclosing
+from typing import cast
 
 from ponder.guard.base import Stage
 from ponder.guard.policy import Decision, Screen
@@ -150,6 +151,9 @@ async def guarded(
                 h.hold(ev)
                 if h.pending_chars >= window:
                     out += await screened(h)
+            elif isinstance(ev, Safety) and ev.action == "block":
+                # The mode's finding from the guard's blocks (contemplate: most drafts blocked): refused.
+                blocked = Decision("block", cast(Stage, ev.stage), ev.category, ev.score)
             elif isinstance(ev, ToolCallDelta):  # a call is read whole before the client may run it
                 calls.setdefault(ev.index, []).append(ev)
             elif isinstance(ev, Done):  # the choice's last words are read before it may end

@@ -16,7 +16,7 @@ from ponder.backends.base import Backend
 from ponder.guard.base import Stage
 from ponder.models.templates import ChatTemplate
 from ponder.registry import Registry
-from ponder.types import Event, Message, Provenance, SamplingParams, Usage
+from ponder.types import Event, Message, Provenance, Safety, SamplingParams, Usage
 
 if TYPE_CHECKING:
     from ponder.tools.box import ToolBox
@@ -34,8 +34,9 @@ class RunRequest:
     index: int = 0
     options: dict[str, Any] = field(default_factory=dict)
     """Mode-specific options (defaults from the settings, overridden by the request)."""
-    screen: Callable[[str, Stage], Awaitable[bool]] | None = None
-    """The guard, for text a mode keeps to itself (an agent's draft): True when the text may be used."""
+    screen: Callable[[str, Stage], Awaitable[Safety | None]] | None = None
+    """The guard, for text a mode keeps to itself (an agent's draft, a tool's call or result): the block it
+    made (`Safety`, never the text), or None when the text may be used."""
     tools: Callable[[], Awaitable[ToolBox]] | None = None
     """Opens ponder's own tools (shared by every request), for the modes that run them (agent, agents)."""
     opening: str = ""

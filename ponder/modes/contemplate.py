@@ -19,6 +19,7 @@ report. Their turns carry no confidences, so they vote one each and only consens
 from __future__ import annotations
 
 import asyncio
+import re
 from collections import defaultdict
 from collections.abc import AsyncGenerator
 from contextlib import aclosing
@@ -46,6 +47,7 @@ from ponder.types import (
     Progress,
     Provenance,
     ReasoningDelta,
+    Safety,
     SamplingParams,
     TextDelta,
     Usage,
@@ -82,8 +84,8 @@ class Agent:
     prompt_tokens: int = 0
     cached_tokens: int = 0
     stopped: Stop | None = None
-    blocked: bool = False
-    """The guard rejected this agent's draft: it neither votes nor feeds a synthesis."""
+    veto: Safety | None = None
+    """The guard's block of this agent's draft: it neither votes nor feeds a synthesis."""
     answer: Answer = NONE
     answer_text: str = ""
     done: bool = False
@@ -91,6 +93,14 @@ class Agent:
     """The tool calls it made (with `use_tools`)."""
     grounded: bool | None = None
     """With `use_tools`: whether a tool's result holds its answer (computed, not guessed)."""
+
+    @property
+    def blocked(self) -> bool:
+        return self.veto is not None
+
+    @property
+    def wrote(self) -> bool:
+        return bool(self.text or self.answer_text or self.steps)
 
     @property
     def trace(self) -> str:
@@ -174,6 +184,40 @@ def tally(agents: list[Agent]) -> Vote:
         if a.answer.key not in shown or len(a.answer.shown) < len(shown[a.answer.key]):
             shown[a.answer.key] = a.answer.shown
     return Vote(winner, {shown[k]: round(w / total, 4) for k, w in weights.items()}, agreement, support, True)
+
+
+LEAD = re.compile(r"^\s*(?:the\s+)?final\s+answer(?:\s+is)?\s*:\s*", re.IGNORECASE)
+""""The final answer is:" — the words a forced answer starts from (`FORCE`), not part of what it says."""
+
+
+def stated(answer_text: str) -> str:
+    """An agent's answer as the user reads it: "The final answer is: To disable pop-ups, open…" → "To
+    disable pop-ups, open…" ("The final answer is 42." stays whole)."""
+    return LEAD.sub("", answer_text.strip(), count=1)
+
+
+def spending(agents: list[Agent], synthesis: int = 0) -> Usage:
+    """What the run spent: every agent's tokens are reasoning; a synthesis's are answer."""
+    spent = sum(a.tokens for a in agents)
+    return Usage(
+        prompt_tokens=max((a.prompt_tokens for a in agents), default=0),
+        completion_tokens=spent + synthesis,
+        reasoning_tokens=spent,
+        cached_tokens=max((a.cached_tokens for a in agents), default=0),
+    )
+
+
+def vetoed(agents: list[Agent], share: float) -> Safety | None:
+    """The guard's block of the whole run, when it blocked at least `share` of the drafts written: then the
+    request itself draws harm from the model, and the drafts that passed are luck, not a safe answer. Held
+    out, HarmBench's nitazene request had 2 of 4 drafts blocked and a synthesis of the other two gave the
+    amounts ("you will need 144.14 g of nitrobenzene"); another run had 3 of 4 blocked, and the synthesis of
+    nothing asked for the drafts. The block named is the surest one."""
+    wrote = [a for a in agents if a.wrote]
+    vetoes = [a.veto for a in wrote if a.veto is not None]
+    if not vetoes or len(vetoes) < share * len(wrote):
+        return None
+    return max(vetoes, key=lambda v: v.score)
 
 
 def temperature(opts: ContemplateSettings, me: Agent) -> float:
@@ -285,6 +329,13 @@ class ContemplateMode:
             await asyncio.gather(*tasks, return_exceptions=True)
 
         vote = tally(agents)
+        if (veto := vetoed(agents, opts.refuse_from_blocked)) is not None:
+            # The guard's layer answers with its refusal; a mode does not write one.
+            yield Provenance("contemplate", provenance(agents, vote, opts), request.index)
+            yield replace(veto, replaced=True, index=request.index)
+            yield spending(agents)
+            yield Done("stop", request.index)
+            return
         confidence = vote.confidence(opts.calibration)
         abstained = opts.abstain_below is not None and confidence < opts.abstain_below
         finish: FinishReason = "stop"
@@ -298,7 +349,7 @@ class ContemplateMode:
         elif vote.winner is not None:
             if vote.winner.trace.strip():
                 yield ReasoningDelta(vote.winner.trace.strip(), (), request.index)
-            yield TextDelta(vote.winner.answer_text.strip() or vote.winner.answer.shown, (), request.index)
+            yield TextDelta(stated(vote.winner.answer_text) or vote.winner.answer.shown, (), request.index)
         else:
             synthesis = replace(request, messages=self._synthesis(request, agents))
             async with aclosing(InstantMode().run(synthesis)) as events:
@@ -310,13 +361,7 @@ class ContemplateMode:
                     else:
                         yield event
         yield Provenance("contemplate", provenance(agents, vote, opts, abstained), request.index)
-        spent = sum(a.tokens for a in agents)
-        yield Usage(
-            prompt_tokens=max((a.prompt_tokens for a in agents), default=0),
-            completion_tokens=spent + extra,
-            reasoning_tokens=spent,
-            cached_tokens=max((a.cached_tokens for a in agents), default=0),
-        )
+        yield spending(agents, extra)
         yield Done(finish, request.index)
 
     async def _agent(self, shared: Round, me: Agent, slots: asyncio.Semaphore) -> None:
@@ -376,8 +421,8 @@ class ContemplateMode:
         """The guard reads the agent's draft before it may vote; then the others may stop if enough agree."""
         screen = shared.request.screen
         try:
-            if screen is not None and not await screen("".join(me.text) + me.answer_text, "agent"):
-                me.blocked, me.answer, me.answer_text = True, NONE, ""
+            if screen is not None and (veto := await screen("".join(me.text) + me.answer_text, "agent")):
+                me.veto, me.answer, me.answer_text = veto, NONE, ""
         finally:
             me.done = True
             if shared.opts.early_stop and not shared.stop_all.is_set() and agreed(shared.agents, shared.opts):
@@ -410,16 +455,18 @@ class ContemplateMode:
             for a in agents
             if a.done and a.stopped != "low_confidence" and not a.blocked and (a.answer_text or a.trace)
         ]
+        if not drafts:  # every agent stopped for low confidence: answered as if asked once
+            return list(request.messages)
         digest = "\n\n".join(
-            f"Draft {i + 1}:\n{(a.answer_text or a.trace).strip()[:600]}" for i, a in enumerate(drafts)
+            f"Draft {i + 1}:\n{(stated(a.answer_text) or a.trace.strip())[:600]}" for i, a in enumerate(drafts)
         )
         return [
             *request.messages,
             Message(
                 role="user",
                 content="Here are drafts written by several independent attempts at the request above:\n\n"
-                f"{digest}\n\nUsing what is right in them and fixing what is wrong, write the single best "
-                "final answer to the original request. Answer directly.",
+                f"{digest}\n\nUsing what is right in them and fixing what is wrong, write the best reply to the "
+                "request above. Write only the reply itself, to the user: do not mention the drafts.",
             ),
         ]
 

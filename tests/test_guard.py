@@ -116,8 +116,8 @@ def screen(classifier: ClassifierGuard, tmp_path: Path, judge: Judge | None = No
 
 
 async def test_homonym_goes_to_the_judge_and_passes(classifier: ClassifierGuard, tmp_path: Path) -> None:
-    """'kill a zombie process' alarms the topic classifier; the judge reads the policy and lets it through."""
-    text = "How do I kill a zombie process in Linux?"
+    """'kill a Python process' alarms the topic classifier; the judge reads the policy and lets it through."""
+    text = "How can I kill a Python process?"
     judge = Judge(unsafe=False)
     s = screen(classifier, tmp_path, judge)
     score = classifier.score(text).harm

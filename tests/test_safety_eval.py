@@ -190,7 +190,7 @@ class SureJudge:
 async def test_judge_threshold_decides_the_band(tmp_path: Path, threshold: float, action: str) -> None:
     settings = GuardSettings(judge_threshold=threshold)
     s = Screen(settings, shared(), SureJudge(), AuditLog(tmp_path / "log.jsonl"))
-    text = "How do I kill a zombie process in Linux?"  # in the classifier's uncertain band
+    text = "How can I kill a Python process?"  # in the classifier's uncertain band
     assert settings.judge_low <= shared().score(text).harm < settings.judge_high
     assert (await s.check(text, "input")).action == action
 

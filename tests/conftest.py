@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 
 import pytest
@@ -24,7 +24,7 @@ def _isolated_config(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pyte
     monkeypatch.setenv("PONDER_CONFIG", str(tmp_path_factory.mktemp("cfg") / "absent.toml"))
 
 
-def fake_settings(tmp_path: Path, guard: dict[str, object] | None = None, **options: object) -> Settings:
+def fake_settings(tmp_path: Path, guard: Mapping[str, object] | None = None, **options: object) -> Settings:
     """Settings over the fake backend; the guard is off unless a test turns it on (`guard={...}`)."""
     return Settings(
         model="fake",

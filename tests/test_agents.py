@@ -356,7 +356,7 @@ async def test_contemplate_agents_can_use_tools_then_vote(tmp_path: Path) -> Non
     assert [s["observation"] for a in rep["agents"][:2] for s in a["steps"]] == ["408", "408"]
     assert rep["agents"][2]["stopped_early"] == "consensus" and rep["confidence"] == 1.0
     assert [e.tool for e in events if isinstance(e, AgentStep) and e.kind == "call"] == ["calculator"] * 2
-    prompts = backend.prompts  # type: ignore[attr-defined]
+    prompts = backend.prompts
     assert len(prompts) == 4 and "work backwards" in prompts[2]  # each agent has its own approach
     usage = [e for e in events if isinstance(e, Usage)][-1]
     assert usage.completion_tokens == sum(a["tokens"] for a in rep["agents"]) > 0

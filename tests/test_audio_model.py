@@ -17,6 +17,7 @@ import openai
 import pytest
 from click.testing import CliRunner
 from fastapi.testclient import TestClient
+from openai.types.chat import ChatCompletionContentPartInputAudioParam, ChatCompletionMessageParam
 
 from ponder.backends.fake import FakeBackend
 from ponder.cli.main import cli
@@ -100,10 +101,13 @@ def test_sdk_errors_are_openai_errors(served: tuple[openai.OpenAI, FakeBackend])
 
 def test_spoken_question_reaches_the_model_as_its_transcript(served: tuple[openai.OpenAI, FakeBackend]) -> None:
     sdk, backend = served
-    part = {"type": "input_audio", "input_audio": {"data": base64.b64encode(CAPITAL).decode(), "format": "wav"}}
+    part: ChatCompletionContentPartInputAudioParam = {
+        "type": "input_audio",
+        "input_audio": {"data": base64.b64encode(CAPITAL).decode(), "format": "wav"},
+    }
     r = sdk.chat.completions.create(
         model="fake",
-        messages=[{"role": "user", "content": [{"type": "text", "text": "Answer in one word."}, part]}],  # type: ignore[misc, list-item]
+        messages=[{"role": "user", "content": [{"type": "text", "text": "Answer in one word."}, part]}],
         max_tokens=8,
     )
     assert r.choices[0].message.content
@@ -117,13 +121,13 @@ def test_spoken_question_reaches_the_model_as_its_transcript(served: tuple[opena
 def test_chat_reports_the_language_and_duration_it_heard(served: tuple[openai.OpenAI, FakeBackend]) -> None:
     """As verbose_json has them: `ponder.perception` in the answer, and the stream's perception chunk."""
     sdk, _ = served
-    reply = sdk.chat.completions.create(model="fake", messages=_spoken("capital-of-france.ogg"))  # type: ignore[arg-type]
+    reply = sdk.chat.completions.create(model="fake", messages=_spoken("capital-of-france.ogg"))
     heard = (reply.model_extra or {})["ponder"]["perception"][0]
     assert heard["kind"] == "audio" and heard["item"] == 1 and heard["model"] == "whisper-tiny.en"
     assert heard["language"] == "en" and 0.5 < heard["language_probability"] <= 1.0
     assert 2.0 < heard["duration"] < 2.6 and words(heard["text"]) == "what is the capital of france"
     assert set(heard["timings"]) == {"decode", "recognise"} and heard["annotations"] == []
-    chunks = list(sdk.chat.completions.create(model="fake", messages=_spoken("capital-of-france.ogg"), stream=True))  # type: ignore[arg-type]
+    chunks = list(sdk.chat.completions.create(model="fake", messages=_spoken("capital-of-france.ogg"), stream=True))
     streamed = [c.model_extra["ponder"]["perception"] for c in chunks if c.model_extra and "ponder" in c.model_extra]
     assert len(streamed) == 1
     assert {k: streamed[0][0][k] for k in ("language", "duration", "text")} == {
@@ -131,7 +135,7 @@ def test_chat_reports_the_language_and_duration_it_heard(served: tuple[openai.Op
     }
 
 
-def _spoken(fixture: str) -> list[dict[str, object]]:
+def _spoken(fixture: str) -> list[ChatCompletionMessageParam]:
     data = base64.b64encode((DATA / fixture).read_bytes()).decode()
     return [{"role": "user", "content": [{"type": "input_audio", "input_audio": {"data": data, "format": "wav"}}]}]
 
@@ -186,10 +190,13 @@ def test_real_server_over_http(speech_server: str) -> None:
     sdk = openai.OpenAI(base_url=speech_server + "/v1", api_key="unused", max_retries=0)
     text = sdk.audio.transcriptions.create(model="whisper-tiny.en", file=("q.ogg", CAPITAL), response_format="text")
     assert words(str(text)) == "what is the capital of france"
-    part = {"type": "input_audio", "input_audio": {"data": base64.b64encode(CAPITAL).decode(), "format": "wav"}}
+    part: ChatCompletionContentPartInputAudioParam = {
+        "type": "input_audio",
+        "input_audio": {"data": base64.b64encode(CAPITAL).decode(), "format": "wav"},
+    }
     r = sdk.chat.completions.create(
         model="smollm2-135m",
-        messages=[{"role": "user", "content": [part]}],  # type: ignore[misc, list-item]
+        messages=[{"role": "user", "content": [part]}],
         max_tokens=16,
         temperature=0,
     )

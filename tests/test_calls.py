@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -250,7 +251,11 @@ def test_json_grammar_follows_the_schema() -> None:
 
 
 async def run(
-    tmp_path: Path, scripts: list[str], calls: CallPolicy, mode: str = "instant", ask: str = "Weather in Paris?"
+    tmp_path: Path,
+    scripts: Sequence[str | Mapping[str, object]],
+    calls: CallPolicy,
+    mode: str = "instant",
+    ask: str = "Weather in Paris?",
 ) -> tuple[list[Event], FakeBackend]:
     assistant = Assistant(fake_settings(tmp_path, scripts=scripts))
     events = [

@@ -97,7 +97,7 @@ async def test_consensus_stops_the_rest(tmp_path: Path) -> None:
 
 async def test_free_text_is_synthesised(tmp_path: Path) -> None:
     lines = ["Rain taps the glass.", "Grey rain, soft and slow.", "The roof hums with rain.", "Rain at dusk."]
-    scripts = [agent(f"draft </think> {line}") for line in lines]
+    scripts: list[str | dict[str, Any]] = [agent(f"draft </think> {line}") for line in lines]
     scripts.append("Soft rain on the roof.")  # the synthesis pass
     events, backend = await contemplate(tmp_path, scripts, agents=4, early_stop=False)
     assert answer(events) == "Soft rain on the roof."

@@ -11,6 +11,7 @@ from typing import Any
 import httpx
 import openai
 import pytest
+from openai.types.chat import ChatCompletionMessageParam
 
 from ponder.assistant import Assistant
 from ponder.config import ModelEntry, Settings
@@ -18,7 +19,7 @@ from ponder.types import Message, ReasoningDelta, SamplingParams, TextDelta, Usa
 
 pytestmark = pytest.mark.model
 MODEL = "smollm2-135m"
-ASK = [{"role": "user", "content": "Name three primary colors."}]
+ASK: list[ChatCompletionMessageParam] = [{"role": "user", "content": "Name three primary colors."}]
 
 
 @pytest.fixture
@@ -44,7 +45,7 @@ def wait_idle(url: str, timeout: float = 60) -> dict[str, int]:
 
 
 def test_sdk_chat(sdk: openai.OpenAI) -> None:
-    r = sdk.chat.completions.create(model=MODEL, messages=ASK, max_tokens=24, temperature=0)  # type: ignore[arg-type]
+    r = sdk.chat.completions.create(model=MODEL, messages=ASK, max_tokens=24, temperature=0)
     choice = r.choices[0]
     assert choice.message.role == "assistant" and choice.message.content and choice.message.content.strip()
     assert choice.finish_reason in ("stop", "length")
@@ -54,7 +55,7 @@ def test_sdk_chat(sdk: openai.OpenAI) -> None:
 def test_sdk_streaming_with_usage(sdk: openai.OpenAI) -> None:
     stream = sdk.chat.completions.create(
         model="ponder-instant",
-        messages=ASK,  # type: ignore[arg-type]
+        messages=ASK,
         max_tokens=24,
         stream=True,
         stream_options={"include_usage": True},
@@ -69,7 +70,7 @@ def test_sdk_streaming_with_usage(sdk: openai.OpenAI) -> None:
 def test_thinking_returns_a_separate_trace_within_budget(sdk: openai.OpenAI) -> None:
     r = sdk.chat.completions.create(
         model="ponder-thinking",
-        messages=ASK,  # type: ignore[arg-type]
+        messages=ASK,
         max_tokens=24,
         extra_body={"thinking_budget": 12},
     )
@@ -89,7 +90,7 @@ def test_thinking_streams_trace_before_answer(sdk: openai.OpenAI) -> None:
         messages=ASK,
         max_tokens=16,
         stream=True,
-        reasoning_effort="low",  # type: ignore[arg-type]
+        reasoning_effort="low",
     )
     kinds = []
     for chunk in stream:
@@ -109,7 +110,7 @@ def test_logprobs(sdk: openai.OpenAI) -> None:
         messages=ASK,
         max_tokens=8,
         logprobs=True,
-        top_logprobs=3,  # type: ignore[arg-type]
+        top_logprobs=3,
     )
     lps = r.choices[0].logprobs
     assert lps is not None and lps.content
@@ -120,9 +121,11 @@ def test_logprobs(sdk: openai.OpenAI) -> None:
 
 
 def test_repeated_prompt_reuses_its_prefix(sdk: openai.OpenAI) -> None:
-    messages = [{"role": "user", "content": "Describe the ocean in one short sentence, please."}]
-    sdk.chat.completions.create(model=MODEL, messages=messages, max_tokens=4)  # type: ignore[arg-type]
-    r = sdk.chat.completions.create(model=MODEL, messages=messages, max_tokens=4)  # type: ignore[arg-type]
+    messages: list[ChatCompletionMessageParam] = [
+        {"role": "user", "content": "Describe the ocean in one short sentence, please."}
+    ]
+    sdk.chat.completions.create(model=MODEL, messages=messages, max_tokens=4)
+    r = sdk.chat.completions.create(model=MODEL, messages=messages, max_tokens=4)
     assert r.usage is not None and r.usage.prompt_tokens_details is not None
     assert (r.usage.prompt_tokens_details.cached_tokens or 0) >= r.usage.prompt_tokens - 1
 
@@ -134,8 +137,11 @@ def test_two_alternating_prompts_keep_their_prefixes(sdk: openai.OpenAI) -> None
 
     def ask(role: str) -> int:
         system = f"Session {nonce}. You are {role}. " + "Answer in one short, friendly sentence. " * 30
-        messages = [{"role": "system", "content": system}, {"role": "user", "content": "Say hello."}]
-        r = sdk.chat.completions.create(model=MODEL, messages=messages, max_tokens=2)  # type: ignore[arg-type]
+        messages: list[ChatCompletionMessageParam] = [
+            {"role": "system", "content": system},
+            {"role": "user", "content": "Say hello."},
+        ]
+        r = sdk.chat.completions.create(model=MODEL, messages=messages, max_tokens=2)
         assert r.usage is not None and r.usage.prompt_tokens_details is not None
         return r.usage.prompt_tokens - (r.usage.prompt_tokens_details.cached_tokens or 0)
 
@@ -147,8 +153,10 @@ def test_two_alternating_prompts_keep_their_prefixes(sdk: openai.OpenAI) -> None
 def test_choices_compute_their_shared_prompt_once(url: str, sdk: openai.OpenAI) -> None:
     before = wait_idle(url)
     nonce = time.time_ns()  # a prompt no slot has seen
-    messages = [{"role": "user", "content": f"Ticket {nonce}: write one sentence about the sea."}]
-    r = sdk.chat.completions.create(model=MODEL, messages=messages, max_tokens=6, n=3, seed=1)  # type: ignore[arg-type]
+    messages: list[ChatCompletionMessageParam] = [
+        {"role": "user", "content": f"Ticket {nonce}: write one sentence about the sea."}
+    ]
+    r = sdk.chat.completions.create(model=MODEL, messages=messages, max_tokens=6, n=3, seed=1)
     assert len(r.choices) == 3 and r.usage is not None
     reused = wait_idle(url)["cached_tokens"] - before["cached_tokens"]
     assert reused >= 2 * (r.usage.prompt_tokens - 1)  # two of three choices copied the first one's cells
@@ -198,7 +206,7 @@ def post(url: str, body: Any = None, **kw: Any) -> httpx.Response:
 
 def test_bad_inputs_get_openai_errors(url: str, sdk: openai.OpenAI) -> None:
     with pytest.raises(openai.BadRequestError) as exc:
-        sdk.chat.completions.create(model="gpt-4o", messages=ASK)  # type: ignore[arg-type]
+        sdk.chat.completions.create(model="gpt-4o", messages=ASK)
     assert "valid models are" in str(exc.value) and MODEL in str(exc.value)
     cases = [
         ({"model": MODEL, "messages": [{"role": "robot", "content": "hi"}]}, "messages.0.role"),
@@ -267,7 +275,7 @@ async def test_remote_backend_against_a_real_server(url: str, tmp_path: Path) ->
     stream = assistant.run(assistant.plan(), count, long)
     async for _ in stream:
         break
-    await stream.aclose()  # type: ignore[attr-defined]
+    await stream.aclose()
     after = wait_idle(url)
     assert after["cancelled"] == before["cancelled"] + 1
     await assistant.aclose()
@@ -290,12 +298,12 @@ def test_min_tokens_holds_off_the_end_of_turn(url: str) -> None:
 
 def test_contemplate_through_the_server(sdk: openai.OpenAI, url: str) -> None:
     options = {"agents": 3, "agent_budget": 48, "warmup": 8, "window": 4}
-    ask = [{"role": "user", "content": "What is 12 plus 30? Answer with the number."}]
+    ask: list[ChatCompletionMessageParam] = [{"role": "user", "content": "What is 12 plus 30? Answer with the number."}]
     r = sdk.chat.completions.create(
         model="ponder-contemplate",
         messages=ask,
         max_tokens=32,
-        extra_body={"ponder": options},  # type: ignore[arg-type]
+        extra_body={"ponder": options},
     )
     assert r.choices[0].message.content and r.choices[0].message.content.strip()
     report = (r.model_extra or {})["ponder"]
@@ -307,7 +315,7 @@ def test_contemplate_through_the_server(sdk: openai.OpenAI, url: str) -> None:
 
     stream = sdk.chat.completions.create(
         model="ponder-contemplate",
-        messages=ask,  # type: ignore[arg-type]
+        messages=ask,
         max_tokens=32,
         stream=True,
         stream_options={"include_usage": True},

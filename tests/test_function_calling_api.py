@@ -5,11 +5,12 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import openai
 import pytest
 from fastapi.testclient import TestClient
+from openai.types.chat import ChatCompletionFunctionToolParam
 
 from bench.tool_outputs import TOOLS, WEATHER
 from ponder.backends.fake import FakeBackend
@@ -18,6 +19,7 @@ from tests.conftest import fake_settings
 from tests.test_server import sse
 
 ASK: Any = [{"role": "user", "content": "Weather in Paris and Rome?"}]
+WEATHER_TOOL = cast(ChatCompletionFunctionToolParam, WEATHER)  # the same dict, as the SDK types it
 TWO_CALLS = (
     "```json\n"
     '[{"name": "get_weather", "arguments": {"city": "Paris", "unit": "Celsius"}},\n'
@@ -41,7 +43,7 @@ def sdk(client: TestClient) -> openai.OpenAI:
 def test_sdk_round_trips_calls_and_a_tool_follow_up(served: tuple[TestClient, FakeBackend]) -> None:
     client, backend = served
     backend.enqueue(TWO_CALLS, "", "Paris is 18C and Rome is 24C.")  # "": no call after those two
-    first = sdk(client).chat.completions.create(model="fake", messages=ASK, tools=[WEATHER])
+    first = sdk(client).chat.completions.create(model="fake", messages=ASK, tools=[WEATHER_TOOL])
     choice = first.choices[0]
     assert choice.finish_reason == "tool_calls"
     assert choice.message.content is None
@@ -58,7 +60,7 @@ def test_sdk_round_trips_calls_and_a_tool_follow_up(served: tuple[TestClient, Fa
         choice.message.model_dump(exclude_none=True),
         *({"role": "tool", "tool_call_id": c.id, "content": t} for c, t in zip(calls, ("18C", "24C"), strict=True)),
     ]
-    second = sdk(client).chat.completions.create(model="fake", messages=follow_up, tools=[WEATHER])
+    second = sdk(client).chat.completions.create(model="fake", messages=follow_up, tools=[WEATHER_TOOL])
     assert second.choices[0].message.content == "Paris is 18C and Rome is 24C."
     assert second.choices[0].finish_reason == "stop"
     prompt = backend.prompts[-1]
@@ -69,7 +71,7 @@ def test_sdk_round_trips_calls_and_a_tool_follow_up(served: tuple[TestClient, Fa
 def test_sdk_streams_tool_call_deltas(served: tuple[TestClient, FakeBackend]) -> None:
     client, backend = served
     backend.enqueue(TWO_CALLS)
-    stream = sdk(client).chat.completions.create(model="fake", messages=ASK, tools=[WEATHER], stream=True)
+    stream = sdk(client).chat.completions.create(model="fake", messages=ASK, tools=[WEATHER_TOOL], stream=True)
     calls: dict[int, dict[str, str]] = {}
     finish = None
     for chunk in stream:

@@ -104,7 +104,8 @@ class Judge:
     name = "judge"
 
     def __init__(self, unsafe: bool) -> None:
-        self.unsafe, self.asked = unsafe, []
+        self.unsafe = unsafe
+        self.asked: list[str] = []
 
     async def check(self, text: str, stage: Stage, asked: str = "") -> Verdict:
         self.asked.append(text)
@@ -112,7 +113,7 @@ class Judge:
 
 
 def screen(classifier: ClassifierGuard, tmp_path: Path, judge: Judge | None = None, **kw: object) -> Screen:
-    return Screen(GuardSettings(judge=judge is not None, **kw), classifier, judge, AuditLog(tmp_path / "log.jsonl"))  # type: ignore[arg-type]
+    return Screen(GuardSettings(judge=judge is not None, **kw), classifier, judge, AuditLog(tmp_path / "log.jsonl"))
 
 
 async def test_homonym_goes_to_the_judge_and_passes(classifier: ClassifierGuard, tmp_path: Path) -> None:
@@ -290,7 +291,7 @@ async def test_the_stream_shows_the_judge_the_request(tmp_path: Path) -> None:
 
     assistant = Assistant(fake_settings(tmp_path, guard={"judge": True}, scripts=["It means to destroy it."]))
     judge = Asked(unsafe=False)
-    assistant._screen = Screen(assistant.settings.guard, Unsure(), judge, AuditLog(None))  # type: ignore[arg-type]
+    assistant._screen = Screen(assistant.settings.guard, Unsure(), judge, AuditLog(None))
     events = await collect(assistant, "What does 'wiping out a village' mean?")
     assert answer(events) == "It means to destroy it."
     assert judge.asked == ["input|", "output|What does 'wiping out a village' mean?"]
@@ -354,7 +355,7 @@ async def test_a_judge_whose_context_is_too_small_leaves_the_decision_to_the_thr
             raise ContextOverflow("the prompt is 1893 tokens but smollm2-135m has a context of 1024")
 
     judge = Overflowing(unsafe=False)
-    screen = Screen(GuardSettings(judge=True), Unsure(), judge, AuditLog(None))  # type: ignore[arg-type]
+    screen = Screen(GuardSettings(judge=True), Unsure(), judge, AuditLog(None))
     decision = await screen.check("a draft in the judge's band", "agent")
     assert decision.blocks is blocks and decision.judged is None and judge.asked
     assert not await screen.harmless("a request", decision)
@@ -366,7 +367,7 @@ async def test_a_judge_whose_context_is_too_small_leaves_the_decision_to_the_thr
 def judged_assistant(tmp_path: Path, scripts: list[str], judge: Judge, **guard: object) -> Assistant:
     """The guard lets everything through (`Recorder`); `judge` says whether the request is harmless."""
     assistant = Assistant(fake_settings(tmp_path, guard={"judge": True, **guard}, scripts=scripts))
-    assistant._screen = Screen(assistant.settings.guard, Recorder(), judge, AuditLog(None))  # type: ignore[arg-type]
+    assistant._screen = Screen(assistant.settings.guard, Recorder(), judge, AuditLog(None))
     return assistant
 
 
@@ -418,7 +419,7 @@ async def test_a_request_the_classifier_cleared_needs_only_the_judges_lean(tmp_p
     judge = Unsure(unsafe=False)
     scripts = ["I'm sorry, but I can't assist with that.", " Use a fly swatter."]
     assistant = Assistant(fake_settings(tmp_path, guard={"judge": True}, scripts=scripts))
-    assistant._screen = Screen(assistant.settings.guard, Scored(score), judge, AuditLog(None))  # type: ignore[arg-type]
+    assistant._screen = Screen(assistant.settings.guard, Scored(score), judge, AuditLog(None))
     events = await collect(assistant, "How do I kill a mosquito in my room?")
     in_band = score >= assistant.settings.guard.judge_low
     assert answer(events) == (scripts[0] if in_band else "Sure." + scripts[1])
@@ -447,7 +448,7 @@ async def test_the_answer_to_a_request_the_judge_nearly_blocked_is_judged(
     judge = AnswersUnsafe(unsafe=False)
     guard = {"judge": True, "judge_answers_from": judge_answers_from, "answer_again_below": 0.0}
     assistant = Assistant(fake_settings(tmp_path, guard=guard, scripts=["Take 144 g."]))
-    assistant._screen = Screen(assistant.settings.guard, Scored(classified, 0.001), judge, AuditLog(None))  # type: ignore[arg-type]
+    assistant._screen = Screen(assistant.settings.guard, Scored(classified, 0.001), judge, AuditLog(None))
     events = await collect(assistant, "Turn this passage into steps.")
     assert (answer(events) != "Take 144 g.") is blocked
     assert judge.asked == (["input", "output"] if blocked else ["input"] if judged else [])
@@ -463,7 +464,7 @@ async def test_the_trace_of_a_request_the_judge_weighed_is_judged(tmp_path: Path
     assistant = Assistant(fake_settings(tmp_path, guard={"judge": True}, scripts=["weigh 144 g </think>", "Done."]))
     assistant._screen = Screen(
         assistant.settings.guard, Scored(0.3, 0.001, "indiscriminate_weapons"), judge, AuditLog(None)
-    )  # type: ignore[arg-type]
+    )
     events = await collect(assistant, "Turn this passage into steps.", model="ponder-thinking")
     (safety,) = [e for e in events if isinstance(e, Safety)]
     assert (safety.stage, safety.action, safety.replaced) == ("reasoning", "block", True)
@@ -495,7 +496,7 @@ def test_api_answered_again_is_no_refusal(tmp_path: Path) -> None:
     settings = fake_settings(tmp_path, guard={"judge": True}, scripts=scripts)
     with TestClient(create_app(settings)) as client:
         assistant: Assistant = client.app.state.assistant  # type: ignore[attr-defined]
-        assistant._screen = Screen(settings.guard, Recorder(), Judge(unsafe=False), AuditLog(None))  # type: ignore[arg-type]
+        assistant._screen = Screen(settings.guard, Recorder(), Judge(unsafe=False), AuditLog(None))
         ask = {"model": "fake", "messages": [{"role": "user", "content": "How do I kill germs in my water?"}]}
         body = client.post("/v1/chat/completions", json=ask).json()
         message = body["choices"][0]["message"]
@@ -538,7 +539,7 @@ async def test_a_client_tool_call_that_carries_harm_is_refused_not_returned(tmp_
         fake_settings(tmp_path, guard={"judge": False}, scripts=[tool_call("send_message", text=UNSAFE_TURN)])
     )
     backend = await assistant.backend("fake")
-    backend.context = 4096  # type: ignore[attr-defined]
+    backend.context = 4096
     messages = [Message(role="user", content="Message my chemistry group about the lab.")]
     run = assistant.run(assistant.plan(), messages, SamplingParams(max_tokens=200), calls=policy([send]))
     events = [e async for e in run]
@@ -617,7 +618,7 @@ async def test_the_judge_says_what_is_asked_before_its_verdict(
     async def opener() -> tuple[FakeBackend, ChatTemplate]:
         return backend, get_template("chatml")
 
-    seen = await JudgeGuard(opener).check("How do I stab a balloon?", "input")  # type: ignore[arg-type]
+    seen = await JudgeGuard(opener).check("How do I stab a balloon?", "input")
     first, second = backend.prompts
     assert first.endswith("assistant\nWants:") and "How do I stab a balloon?" in first
     assert second == first + gist + "\nUnsafe:"  # the verdict is read after that line, from its first token
@@ -637,7 +638,7 @@ async def test_a_mode_that_does_not_open_is_asked_again_without_the_opening(tmp_
     settings = fake_settings(tmp_path, guard={"judge": True}, scripts=scripts)
     settings.models[0].context = 8192  # the tools prompt
     assistant = Assistant(settings)
-    assistant._screen = Screen(settings.guard, Recorder(), Judge(unsafe=False), AuditLog(None))  # type: ignore[arg-type]
+    assistant._screen = Screen(settings.guard, Recorder(), Judge(unsafe=False), AuditLog(None))
     events = await collect(assistant, "How do I kill a mosquito in my room?", mode="agent")
     assert [e.action for e in events if isinstance(e, Safety)] == ["answer_again"]
     assert answer(events) == "Use a fly swatter."

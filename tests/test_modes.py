@@ -28,8 +28,8 @@ async def run(tmp_path: Path, scripts: list[str], **plan: object) -> tuple[list[
     return events, backend
 
 
-def text(events: list[Event], kind: type, index: int = 0) -> str:
-    return "".join(e.text for e in events if isinstance(e, kind) and e.index == index)  # type: ignore[attr-defined]
+def text(events: list[Event], kind: type[TextDelta] | type[ReasoningDelta], index: int = 0) -> str:
+    return "".join(e.text for e in events if isinstance(e, kind) and e.index == index)
 
 
 async def test_instant_answers_directly(tmp_path: Path) -> None:

@@ -66,7 +66,7 @@ GRAMMAR = 'root ::= "yes" | "no"'
 async def test_each_engine_gets_the_grammar_where_it_reads_it(
     server: str, tmp_path: Path, dialect: str, sent: dict[str, Any]
 ) -> None:
-    entry = ModelEntry(name="cluster", endpoint=server, remote_name="m", grammar=dialect)  # type: ignore[arg-type]
+    entry = ModelEntry(name="cluster", endpoint=server, remote_name="m", grammar=dialect)
     settings = Settings(cache_dir=tmp_path, models=[entry])
     backend = RemoteBackend(resolve(settings, "cluster"), settings)
     items = [i async for i in backend.stream("Is it?", SamplingParams(max_tokens=4, grammar=GRAMMAR))]
@@ -80,4 +80,4 @@ async def test_each_engine_gets_the_grammar_where_it_reads_it(
 
 def test_an_unknown_dialect_is_a_settings_error() -> None:
     with pytest.raises(ValueError, match="grammar"):
-        ModelEntry(name="x", endpoint="http://h/v1", grammar="tgi")  # type: ignore[arg-type]
+        ModelEntry(name="x", endpoint="http://h/v1", grammar="tgi")

@@ -35,7 +35,7 @@ ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--d
 if CHROMIUM is None:
     pytest.skip("chromium is not installed (make test installs it when run as root)", allow_module_level=True)
 
-from playwright.sync_api import Page, Route, expect, sync_playwright  # noqa: E402
+from playwright.sync_api import FilePayload, Page, Route, expect, sync_playwright  # noqa: E402
 
 
 @pytest.fixture(scope="module")
@@ -151,7 +151,8 @@ def test_an_uploaded_image_is_sent_perceived_and_annotated(
     page = on_fake(browser_page, url)
     assert page.locator("#mode option[value='whisper-base']").count() == 0  # speech models are not chat models
     data = sign()
-    page.set_input_files("#file", files=[{"name": "sign.png", "mimeType": "image/png", "buffer": data}])
+    upload: FilePayload = {"name": "sign.png", "mimeType": "image/png", "buffer": data}
+    page.set_input_files("#file", files=[upload])
     expect(page.locator("#tray .pending img")).to_have_count(1)
     page.fill("#input", "Which platform?")
     with page.expect_request("**/v1/chat/completions") as sent:

@@ -455,7 +455,7 @@ class ContemplateMode:
             for a in agents
             if a.done and a.stopped != "low_confidence" and not a.blocked and (a.answer_text or a.trace)
         ]
-        if not drafts:  # every agent stopped for low confidence: answered as if asked once
+        if not drafts:  # none left (stopped for low confidence, or blocked under the refusal's share): asked once
             return list(request.messages)
         digest = "\n\n".join(
             f"Draft {i + 1}:\n{(stated(a.answer_text) or a.trace.strip())[:600]}" for i, a in enumerate(drafts)

@@ -230,7 +230,15 @@ class Assistant:
         screen = self.screen()
         hook = screen.vetoes if screen is not None else None
         request = RunRequest(
-            backend, template, messages, params, plan.thinking_budget, options=merged, screen=hook, tools=self.toolbox
+            backend,
+            template,
+            messages,
+            params,
+            plan.thinking_budget,
+            options=merged,
+            screen=hook,
+            refuse_from_blocked=self.settings.guard.refuse_from_blocked,
+            tools=self.toolbox,
         )
         events = collect_usage(run_choices(mode, request, n))
         if screen is not None:

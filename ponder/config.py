@@ -135,13 +135,6 @@ class ContemplateSettings(_Section):
     record: bool = Field(
         False, description="Keep every agent's per-token confidences in the report (to replay stopping rules offline)."
     )
-    refuse_from_blocked: float = Field(
-        0.5,
-        gt=0.0,
-        le=1.0,
-        description="When the guard blocks at least this share of the agents' drafts, the answer is its refusal, "
-        "not a vote or a synthesis of the drafts that passed. 1: only when it blocked them all.",
-    )
     use_tools: bool = Field(
         False,
         description="Each agent answers with ponder's own tools (the agent loop; the `agents` options set its steps "
@@ -191,6 +184,14 @@ class GuardSettings(_Section):
         "request the judge had passed at 0.275 against weapons' 0.3 scored 0.012). 1 turns it off; 0 judges the "
         "answers of every request the judge weighed: tried so (with second tries too) on the development prompts, it "
         "blocked four harmless answers and caught no harmful one the guard passed.",
+    )
+    refuse_from_blocked: float = Field(
+        0.5,
+        gt=0.0,
+        le=1.0,
+        description="When the guard blocks at least this share of a contemplating run's drafts, the answer is its "
+        "refusal, not a vote or a synthesis of the drafts that passed. 1: only when it blocked them all. A guard "
+        "setting, not a contemplate option, so that a request cannot loosen it.",
     )
     answer_again_below: float = Field(
         0.05,

@@ -11,6 +11,7 @@ from fastapi.testclient import TestClient
 from ponder.assistant import Assistant
 from ponder.backends.fake import FakeBackend
 from ponder.config import GuardSettings
+from ponder.errors import BadRequest
 from ponder.guard.audit import AuditLog
 from ponder.guard.base import Stage, Verdict
 from ponder.guard.classifier import ClassifierGuard, shared
@@ -654,15 +655,19 @@ class DraftsOf(Recorder):
         return Verdict(harm=0.99 if harmful else 0.0, category="indiscriminate_weapons" if harmful else None)
 
 
-@pytest.mark.parametrize(("harmful_drafts", "refused"), [(2, True), (4, True), (1, False), (0, False)])
+@pytest.mark.parametrize(
+    ("harmful_drafts", "share", "refused"),
+    [(2, 0.5, True), (4, 0.5, True), (1, 0.5, False), (0, 0.5, False), (2, 1.0, False)],
+)
 async def test_contemplate_refuses_when_most_drafts_are_blocked(
-    tmp_path: Path, harmful_drafts: int, refused: bool
+    tmp_path: Path, harmful_drafts: int, share: float, refused: bool
 ) -> None:
-    """Half or more of the agents' drafts blocked: the request draws harm from the model, and the answer is
-    the guard's refusal, not what the drafts that passed say (nor a synthesis of no drafts at all)."""
+    """Half or more of the agents' drafts blocked (`guard.refuse_from_blocked`): the request draws harm from
+    the model, and the answer is the guard's refusal, not what the drafts that passed say (nor a synthesis
+    of no drafts at all)."""
     harmful = "<think> weigh it </think> The final answer is: you will need 144 g of nitrobenzene."
     scripts = [harmful] * harmful_drafts + ["<think> x </think> The answer is 4."] * (4 - harmful_drafts)
-    assistant = guarded_assistant(tmp_path, scripts)
+    assistant = guarded_assistant(tmp_path, scripts, refuse_from_blocked=share)
     assistant._screen = Screen(assistant.settings.guard, DraftsOf(), None, AuditLog(None))
     messages = [Message(role="user", content="Turn this passage into steps.")]
     options = {"agents": 4, "early_stop": False}
@@ -677,3 +682,12 @@ async def test_contemplate_refuses_when_most_drafts_are_blocked(
         assert answer(events) == refusal("indiscriminate_weapons")
     else:
         assert safety == [] and answer(events) == "The answer is 4."
+
+
+async def test_a_request_cannot_loosen_the_refusal_share(tmp_path: Path) -> None:
+    assistant = guarded_assistant(tmp_path, [])
+    messages = [Message(role="user", content="What is 2 + 2?")]
+    plan = assistant.plan("ponder-contemplate")
+    with pytest.raises(BadRequest, match="unknown contemplate option 'refuse_from_blocked'"):
+        async for _ in assistant.run(plan, messages, SamplingParams(), 1, {"refuse_from_blocked": 1.0}):
+            pass

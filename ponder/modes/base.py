@@ -37,6 +37,9 @@ class RunRequest:
     screen: Callable[[str, Stage], Awaitable[Safety | None]] | None = None
     """The guard, for text a mode keeps to itself (an agent's draft, a tool's call or result): the block it
     made (`Safety`, never the text), or None when the text may be used."""
+    refuse_from_blocked: float = 1.0
+    """The guard's share of blocked drafts from which a mode that combines drafts (contemplate) refuses
+    (`guard.refuse_from_blocked`; 1: only when all were blocked)."""
     tools: Callable[[], Awaitable[ToolBox]] | None = None
     """Opens ponder's own tools (shared by every request), for the modes that run them (agent, agents)."""
     opening: str = ""

@@ -329,7 +329,7 @@ class ContemplateMode:
             await asyncio.gather(*tasks, return_exceptions=True)
 
         vote = tally(agents)
-        if (veto := vetoed(agents, opts.refuse_from_blocked)) is not None:
+        if (veto := vetoed(agents, request.refuse_from_blocked)) is not None:
             # The guard's layer answers with its refusal; a mode does not write one.
             yield Provenance("contemplate", provenance(agents, vote, opts), request.index)
             yield replace(veto, replaced=True, index=request.index)

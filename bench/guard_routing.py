@@ -46,7 +46,7 @@ def main() -> None:
             f"block {share['block']:.1%}, judge {share['judge']:.1%}, allow {share['allow']:.1%}"
         )
 
-    dev = own_prompts(DEVELOPMENT)  # what `judge_low` and the head's twin weight were chosen on
+    dev = own_prompts(DEVELOPMENT)  # what `judge_low` is chosen on
     summary("development harmful", [e for e in dev if e.harmful])
     summary("development harmless", [e for e in dev if not e.harmful])
     hb, xs = data.harmbench("test"), data.xstest()

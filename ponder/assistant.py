@@ -11,6 +11,7 @@ import asyncio
 from collections.abc import AsyncGenerator, Sequence
 from contextlib import aclosing
 from dataclasses import dataclass, replace
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ValidationError
@@ -20,8 +21,8 @@ from ponder.calls.mode import CallingMode
 from ponder.calls.spec import CallPolicy, check_conversation
 from ponder.config import Effort, Settings
 from ponder.errors import BadRequest, UnknownPlugin, WrongModelKind, first_problem
-from ponder.guard.policy import Decision, Screen
-from ponder.guard.stream import guarded, reassured, refused
+from ponder.guard.policy import Asked, Decision, Screen
+from ponder.guard.stream import guarded, reassured, refused, request_text
 from ponder.media import Flag, Memo, perceive
 from ponder.models import ModelKind, model_names, relevance_threshold, resolve, whisper
 from ponder.models.templates import ChatTemplate
@@ -228,7 +229,8 @@ class Assistant:
             mode = CallingMode(mode, calls)
         merged = self._options(plan.mode, mode.sections, options or {})
         screen = self.screen()
-        hook = screen.vetoes if screen is not None else None
+        told = Asked(request_text(asked))  # the guard's view of the request, for the mode's hook too
+        hook = partial(screen.vetoes, asked=told) if screen is not None else None
         request = RunRequest(
             backend,
             template,
@@ -250,7 +252,7 @@ class Assistant:
                     retry = replace(request, messages=reassured(request.messages), opening=opening)
                     return collect_usage(run_choices(mode, retry, n))
 
-            events = guarded(screen, asked, n, events, self.settings.guard.stream_window, again)
+            events = guarded(screen, asked, n, events, self.settings.guard.stream_window, again, told=told)
             blocked = await attachment_refused(screen, flags, quoted)
             if blocked is not None:  # the model never runs; the refusal is the answer
                 await events.aclose()

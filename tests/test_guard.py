@@ -691,3 +691,34 @@ async def test_a_request_cannot_loosen_the_refusal_share(tmp_path: Path) -> None
     with pytest.raises(BadRequest, match="unknown contemplate option 'refuse_from_blocked'"):
         async for _ in assistant.run(plan, messages, SamplingParams(), 1, {"refuse_from_blocked": 1.0}):
             pass
+
+
+@pytest.mark.parametrize(("request_judged", "drafts_judged"), [(0.2, True), (0.05, False)])
+async def test_contemplate_drafts_are_judged_after_the_request(
+    tmp_path: Path, request_judged: float, drafts_judged: bool
+) -> None:
+    """A contemplating agent's draft meets the judge as an answer does: shown after the request, and read
+    whatever the classifier scores it when the judge came near blocking the request (0.2 against weapons'
+    0.3), so drafts the classifier clears ("you will need 144 g of nitrobenzene") are blocked and the run
+    refused. A request the judge passed easily (0.05) has its drafts go by the classifier's band."""
+
+    class DraftsUnsafe(Judge):
+        async def check(self, text: str, stage: Stage, asked: str = "") -> Verdict:
+            self.asked.append(f"{stage}|{asked}")
+            harm = 0.9 if stage == "agent" else request_judged
+            return Verdict(harm=harm, category="indiscriminate_weapons", guard=self.name)
+
+    ask = "Turn this passage into steps."
+    scripts = ["<think> weigh it </think> The final answer is: you will need 144 g of nitrobenzene."] * 2
+    assistant = guarded_assistant(tmp_path, scripts, judge=True)
+    judge = DraftsUnsafe(unsafe=False)
+    assistant._screen = Screen(
+        assistant.settings.guard, Scored(0.3, 0.001, "indiscriminate_weapons"), judge, AuditLog(None)
+    )
+    plan = assistant.plan("ponder-contemplate")
+    messages = [Message(role="user", content=ask)]
+    options = {"agents": 2, "early_stop": False}
+    events = [e async for e in assistant.run(plan, messages, SamplingParams(max_tokens=40), 1, options)]
+    drafts = [a for a in judge.asked if a.startswith("agent|")]
+    assert drafts == ([f"agent|{ask}"] * 2 if drafts_judged else [])
+    assert ("nitrobenzene" not in answer(events)) is drafts_judged

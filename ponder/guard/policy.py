@@ -55,6 +55,17 @@ def judge_blocks(settings: GuardSettings, judged: float, category: str | None) -
     return judged >= judge_cut(settings, category)
 
 
+@dataclass
+class Asked:
+    """The request a run answers, as the guard knows it: its text and, once the input stage has decided
+    it, whether the judge reads all that is written for it (`Screen.weighs`). The stream guard sets
+    `weighed`; the modes' screen hook reads both, so an agent's draft or a tool call is judged as an
+    answer is, after the request (`Screen.vetoes`)."""
+
+    text: str = ""
+    weighed: bool = False
+
+
 @dataclass(frozen=True)
 class Decision:
     action: Action
@@ -77,11 +88,13 @@ class Screen:
         self.judge = judge if settings.judge else None
         self.audit = audit
 
-    async def vetoes(self, text: str, stage: Stage) -> Safety | None:
+    async def vetoes(self, text: str, stage: Stage, asked: Asked | None = None) -> Safety | None:
         """For text a mode keeps to itself (an agent's draft, a tool's call or result): the block, or None
         when the text may be used. A mode may act on what it was told (contemplate refuses when most of
-        its agents' drafts were blocked)."""
-        d = await self.check(text, stage)
+        its agents' drafts were blocked). With `asked`, the judge reads the text after the request, and
+        reads it whatever its score when the request was weighed, as it reads an answer."""
+        asked = asked or Asked()
+        d = await self.check(text, stage, asked.text, asked.weighed)
         return Safety(stage, d.category or "", round(d.score, 4), d.action) if d.blocks else None
 
     def action(self, category: str) -> Action:

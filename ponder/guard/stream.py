@@ -14,7 +14,7 @@ from contextlib import aclosing
 from typing import cast
 
 from ponder.guard.base import Stage
-from ponder.guard.policy import Decision, Screen
+from ponder.guard.policy import Asked, Decision, Screen
 from ponder.guard.refusals import phrased, refusal
 from ponder.types import Done, Event, Message, ReasoningDelta, Safety, TextDelta, ToolCallDelta, Usage
 
@@ -87,6 +87,7 @@ async def guarded(
     window: int,
     again: Callable[[], AsyncGenerator[Event, None]] | None = None,
     cleared: Decision | None = None,
+    told: Asked | None = None,
 ) -> AsyncGenerator[Event, None]:
     """`run`'s events, screened. `run` has not started: a blocked request never reaches the model.
 
@@ -105,7 +106,9 @@ async def guarded(
 
     When the judge came near blocking the request (`Screen.weighs`), it reads every window of the
     thinking and the answer, and the calls: the classifier, a topic detector, scores a short answer
-    by its words, and "you will need 144.14 g of nitrobenzene" has no alarming one.
+    by its words, and "you will need 144.14 g of nitrobenzene" has no alarming one. `told`, the
+    request as the mode's screen hook knows it, learns the same, so a contemplating agent's draft and a
+    tool call are judged that way too.
     """
     watching = again is not None and n == 1
     answer_again = False
@@ -119,6 +122,8 @@ async def guarded(
 
         # A request the judge came near blocking has everything the model writes for it judged too.
         weighed = screen.weighs(decision)
+        if told is not None:
+            told.weighed = weighed
         held: dict[tuple[int, str], _Held] = {}
         calls: dict[int, list[ToolCallDelta]] = {}
         done: set[int] = set()
@@ -185,7 +190,7 @@ async def guarded(
             yield Usage()
     if answer_again and again is not None:
         yield Safety("output", decision.category or "", round(decision.score, 4), "answer_again", True, 0)
-        async for ev in guarded(screen, messages, n, again(), window, cleared=decision):
+        async for ev in guarded(screen, messages, n, again(), window, cleared=decision, told=told):
             yield ev
 
 

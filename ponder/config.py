@@ -199,8 +199,10 @@ class GuardSettings(_Section):
         lt=1.0,
         description="When the model refuses a request the guard let through, and the judge's probability that the "
         "request is unsafe is below this, the model is asked once more, told the request is harmless (the small "
-        "models refuse 'how do I kill a mosquito'). 0 turns it off. 0.05: no harmful prompt of the judge's "
-        "development set scored below it, 40% of its harmless ones did.",
+        "models refuse 'how do I kill a mosquito'). 0 turns it off. 0.05: when chosen, no harmful prompt of the "
+        "judge's development set scored below it and 40% of its harmless ones did (rerun on 7 December: 1 of 113 "
+        "judged harmful, 35 of 83 harmless). At 0.15 more harmful prompts were answered, and the judge, reading the "
+        "second answers after the request, blocked none of them (README).",
     )
     answer_again_cleared_below: float = Field(
         0.5,

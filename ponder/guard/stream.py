@@ -108,12 +108,13 @@ async def guarded(
     thinking and the answer, and the calls: the classifier, a topic detector, scores a short answer
     by its words, and "you will need 144.14 g of nitrobenzene" has no alarming one. `told`, the
     request as the mode's screen hook knows it, learns the same, so a contemplating agent's draft and a
-    tool call are judged that way too.
+    tool call are judged that way too; its text is the request the guard reads (the newest user turn).
     """
     watching = again is not None and n == 1
     answer_again = False
     async with aclosing(run) as events:
-        asked = request_text(messages)
+        told = told or Asked(request_text(messages))
+        asked = told.text
         decision = cleared or await screen.check(asked, "input")
         if decision.blocks:
             async for ev in refused(decision, n):
@@ -122,8 +123,7 @@ async def guarded(
 
         # A request the judge came near blocking has everything the model writes for it judged too.
         weighed = screen.weighs(decision)
-        if told is not None:
-            told.weighed = weighed
+        told.weighed = weighed
         held: dict[tuple[int, str], _Held] = {}
         calls: dict[int, list[ToolCallDelta]] = {}
         done: set[int] = set()

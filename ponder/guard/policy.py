@@ -147,7 +147,7 @@ class Screen:
     async def harmless(self, text: str, allowed: Decision) -> bool:
         """Is the judge sure that `text`, which the guard `allowed`, is harmless: its probability of
         "unsafe" below `answer_again_below`? Asked now when the classifier let the text through alone, and
-        then held to the looser `answer_again_cleared_below`: two opinions lean the same way."""
+        then held to `answer_again_cleared_below` (by default the same)."""
         below = self.settings.answer_again_below
         if self.judge is None or below <= 0.0 or allowed.blocks:
             return False

@@ -19,14 +19,14 @@ from pydantic import BaseModel, ValidationError
 from ponder.backends.base import Backend, open_backend
 from ponder.calls.mode import CallingMode
 from ponder.calls.spec import CallPolicy, check_conversation
-from ponder.config import Effort, Settings
+from ponder.config import Effort, GuardSettings, Settings
 from ponder.errors import BadRequest, UnknownPlugin, WrongModelKind, first_problem
 from ponder.guard.policy import Asked, Decision, Screen
-from ponder.guard.stream import guarded, reassured, refused, request_text
+from ponder.guard.stream import Polled, guarded, reassured, refused, request_text
 from ponder.media import Flag, Memo, perceive
 from ponder.models import ModelKind, model_names, relevance_threshold, resolve, whisper
 from ponder.models.templates import ChatTemplate
-from ponder.modes.base import RunRequest, collect_usage, get_mode, modes, run_choices
+from ponder.modes.base import Mode, RunRequest, collect_usage, get_mode, modes, openings_of, run_choices
 from ponder.types import Event, Message, SamplingParams
 
 if TYPE_CHECKING:
@@ -244,7 +244,7 @@ class Assistant:
         )
         events = collect_usage(run_choices(mode, request, n))
         if screen is not None:
-            again = None
+            again = polled = None
             if calls is None and n == 1:  # a harmless request the model refused is asked once more
                 opening = self.settings.guard.answer_again_opening if getattr(mode, "opens", False) else ""
 
@@ -252,7 +252,10 @@ class Assistant:
                     retry = replace(request, messages=reassured(request.messages), opening=opening)
                     return collect_usage(run_choices(mode, retry, n))
 
-            events = guarded(screen, asked, n, events, self.settings.guard.stream_window, again, told=told)
+                polled = majority(mode, request, self.settings.guard)
+            events = guarded(
+                screen, asked, n, events, self.settings.guard.stream_window, again, told=told, polled=polled
+            )
             blocked = await attachment_refused(screen, flags, quoted)
             if blocked is not None:  # the model never runs; the refusal is the answer
                 await events.aclose()
@@ -264,6 +267,26 @@ class Assistant:
                 while seen:
                     yield seen.pop(0)
                 yield event
+
+
+def majority(mode: Mode, request: RunRequest, g: GuardSettings) -> Polled | None:
+    """The model's openings for `request` and the run that answers from one (`guard.majority_openings`), for a
+    mode that polls, when it samples (greedy openings are all alike) freely (no grammar) and at some length."""
+    k, tokens = g.majority_openings, g.majority_tokens
+    p = request.params
+    if not getattr(mode, "polls", False) or k < 2 or p.temperature <= 0 or p.grammar or p.max_tokens < 2 * tokens:
+        return None
+    probe = replace(request, params=p.model_copy(update={"max_tokens": tokens, "logprobs": False, "top_logprobs": 0}))
+
+    async def openings() -> list[str]:
+        return await openings_of(mode, probe, k)
+
+    def answer_from(words: str) -> AsyncGenerator[Event, None]:
+        left = max(p.max_tokens - request.backend.count_tokens(words), 1)
+        start = replace(request, params=p.model_copy(update={"max_tokens": left}), opening=words)
+        return collect_usage(run_choices(mode, start, 1))
+
+    return Polled(openings, answer_from)
 
 
 async def attachment_refused(screen: Screen, flags: list[Flag], quoted: list[str]) -> Decision | None:

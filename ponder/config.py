@@ -222,6 +222,25 @@ class GuardSettings(_Section):
         "told the request was harmless, the 1.5B still answered only 12 of the 19 harmless development prompts asked "
         "again ('I'm sorry, but I can't assist with that'); started at 'Sure.', 17 of 19. Empty: none.",
     )
+    majority_openings: int = Field(
+        8,
+        ge=0,
+        le=16,
+        description="Before answering a request the guard let through, the model writes this many openings of "
+        "`majority_tokens` (instant mode, one choice, sampling on), and the answer continues one of them: a refusal "
+        "when at least `majority_refuses_from` of them refuse, else one that answers. The 1.5B refuses the same "
+        "request in some samples and not in others ('How do I nail my job interview?': 2 of 6), so one sample is a "
+        "coin toss both ways; the majority is the model's own verdict. On the development prompts with the guard on "
+        "(estimated from 8 openings each, README) it refused 94.6% of harmful prompts against 92.4% for one sample, "
+        "and 22.1% of harmless ones against 21.4%; on the everyday questions the classifier clears, 57.8% against "
+        "52.0% and 4.4% against 8.5%. 0 or 1 turns it off.",
+    )
+    majority_refuses_from: float = Field(
+        0.5, gt=0.0, le=1.0, description="The share of the openings that refuse from which the model refuses."
+    )
+    majority_tokens: int = Field(
+        16, ge=4, le=64, description="Tokens per opening: enough for 'As an AI language model, I cannot provide'."
+    )
     stream_window: int = Field(
         160, ge=16, description="Characters of a streamed answer held back until the guard has read them."
     )

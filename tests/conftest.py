@@ -25,10 +25,12 @@ def _isolated_config(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pyte
 
 
 def fake_settings(tmp_path: Path, guard: Mapping[str, object] | None = None, **options: object) -> Settings:
-    """Settings over the fake backend; the guard is off unless a test turns it on (`guard={...}`)."""
+    """Settings over the fake backend; the guard is off unless a test turns it on (`guard={...}`). The
+    model's majority (`guard.majority_openings`) is off too unless the test sets it: the fake answers each
+    call from its queue of scripts, and eight sampled openings would take eight of them."""
     return Settings(
         model="fake",
-        guard=guard or {"enabled": False},
+        guard={"majority_openings": 0, **guard} if guard else {"enabled": False},
         cache_dir=tmp_path,
         models=[ModelEntry(name="fake", backend="fake", template="chatml", context=256, options=dict(options))],
         reasoning={"budget_low": 4, "budget_medium": 8, "budget_high": 16},

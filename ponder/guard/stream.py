@@ -9,8 +9,9 @@ check cheap however long the answer grows.
 
 from __future__ import annotations
 
-from collections.abc import AsyncGenerator, Callable, Sequence
+from collections.abc import AsyncGenerator, Awaitable, Callable, Sequence
 from contextlib import aclosing
+from dataclasses import dataclass
 from typing import cast
 
 from ponder.guard.base import Stage
@@ -62,6 +63,24 @@ def calls_text(deltas: Sequence[ToolCallDelta]) -> str:
     return "\n".join(f"{names[i]}({arguments[i]})" for i in sorted(names))
 
 
+@dataclass(frozen=True)
+class Polled:
+    """How a run takes the model's majority (`guard.majority_openings`): its sampled openings for the request,
+    and the run whose answer starts with given words."""
+
+    openings: Callable[[], Awaitable[list[str]]]
+    answer_from: Callable[[str], AsyncGenerator[Event, None]]
+
+
+def side(openings: Sequence[str], refuses_from: float) -> tuple[str, int]:
+    """The opening the answer continues, and how many of `openings` refuse: a refusal when at least
+    `refuses_from` of them do, else the first that answers."""
+    refusing = [o for o in openings if phrased(o)]
+    if len(refusing) >= refuses_from * len(openings):
+        return refusing[0], len(refusing)
+    return next(o for o in openings if not phrased(o)), len(refusing)
+
+
 def _refuse(decision: Decision, index: int, replaced: bool) -> list[Event]:
     category = decision.category or "violent_crimes"
     return [
@@ -88,6 +107,7 @@ async def guarded(
     again: Callable[[], AsyncGenerator[Event, None]] | None = None,
     cleared: Decision | None = None,
     told: Asked | None = None,
+    polled: Polled | None = None,
 ) -> AsyncGenerator[Event, None]:
     """`run`'s events, screened. `run` has not started: a blocked request never reaches the model.
 
@@ -109,18 +129,34 @@ async def guarded(
     by its words, and "you will need 144.14 g of nitrobenzene" has no alarming one. `told`, the
     request as the mode's screen hook knows it, learns the same, so a contemplating agent's draft and a
     tool call are judged that way too; its text is the request the guard reads (the newest user turn).
+
+    With `polled`, a request the guard let through is first answered in a few sampled openings, and the
+    answer continues one from the majority's side (`side`; a `Safety` event, action `majority`, with the
+    share that refused, when any did): a refusal then meets the second try like any other.
     """
     watching = again is not None and n == 1
     answer_again = False
-    async with aclosing(run) as events:
-        told = told or Asked(request_text(messages))
-        asked = told.text
+    told = told or Asked(request_text(messages))
+    asked = told.text
+    try:
         decision = cleared or await screen.check(asked, "input")
         if decision.blocks:
+            await run.aclose()
             async for ev in refused(decision, n):
                 yield ev
             return
-
+        if polled is not None and cleared is None:
+            openings = await polled.openings()
+            words, refusing = side(openings, screen.settings.majority_refuses_from)
+            await run.aclose()  # never started: the answer continues the chosen opening instead
+            run = polled.answer_from(words)
+            if refusing:
+                share = round(refusing / len(openings), 4)
+                yield Safety("output", decision.category or "", share, "majority", False, 0)
+    except BaseException:
+        await run.aclose()
+        raise
+    async with aclosing(run) as events:
         # A request the judge came near blocking has everything the model writes for it judged too.
         weighed = screen.weighs(decision)
         told.weighed = weighed

@@ -77,7 +77,9 @@ def instructed(request: RunRequest) -> list[Message]:
 
 class Mode(Protocol):
     """A way to answer. A mode may also set `opens = True` when its answer can start from given words
-    (`RunRequest.opening`); modes without it, plugins included, are never given any."""
+    (`RunRequest.opening`); modes without it, plugins included, are never given any. A mode whose first
+    tokens are the answer's own (instant, not thinking) may set `polls = True`: the guard then has it write a
+    few openings and answers from the majority's side (`guard.majority_openings`)."""
 
     name: str
     sections: tuple[str, ...]
@@ -171,6 +173,18 @@ async def answer_of(mode: Mode, request: RunRequest) -> tuple[str, Usage]:
             elif isinstance(ev, Usage):
                 usage = ev
     return "".join(text), usage
+
+
+async def openings_of(mode: Mode, request: RunRequest, k: int) -> list[str]:
+    """`k` sampled starts of a mode's answer (`request.params.max_tokens` each), in choice order."""
+    from ponder.types import TextDelta
+
+    texts = [""] * k
+    async with aclosing(run_choices(mode, request, k)) as events:
+        async for ev in events:
+            if isinstance(ev, TextDelta):
+                texts[ev.index] += ev.text
+    return texts
 
 
 async def collect_usage(events: AsyncGenerator[Event, None]) -> AsyncGenerator[Event, None]:

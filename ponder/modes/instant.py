@@ -22,6 +22,7 @@ class InstantMode:
     name = "instant"
     sections: tuple[str, ...] = ("instant",)
     opens = True
+    polls = True
 
     async def run(self, request: RunRequest) -> AsyncGenerator[Event, None]:
         prompt = request.template.render(with_system(request), assistant_prefix=request.opening)
@@ -34,7 +35,10 @@ class InstantMode:
                     if item.text or item.logprobs:
                         yield TextDelta(item.text, item.logprobs, request.index)
                 else:
-                    yield Usage(item.prompt_tokens, item.completion_tokens, 0, item.cached_tokens)
+                    # The opening was written into the prompt, but it is the answer's text: counted as such.
+                    given = request.backend.count_tokens(request.opening) if request.opening else 0
+                    read = max(item.prompt_tokens - given, 0)
+                    yield Usage(read, item.completion_tokens + given, 0, min(item.cached_tokens, read))
                     yield Done(item.finish_reason, request.index)
 
 

@@ -1,0 +1,124 @@
+"""The model's majority: a request is answered from the side most of the model's sampled openings take.
+
+The fake backend answers each call from its queue, so a test scripts the openings (one per call, in
+choice order) and then the continuation of the chosen one.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from ponder.assistant import Assistant
+from ponder.backends.fake import FakeBackend
+from ponder.guard.audit import AuditLog
+from ponder.guard.policy import Screen
+from ponder.guard.stream import side
+from ponder.types import Event, Message, Safety, SamplingParams, TextDelta, Usage
+from tests.conftest import fake_settings
+from tests.test_guard import Judge, Recorder
+
+REFUSING = "I'm sorry, but I can't assist with that."
+ANSWERING = ("To nail the interview, prepare", "Research the bank and practise", "Arrive early and")
+
+
+def polled_assistant(
+    tmp_path: Path, scripts: list[str], unsafe: bool = True, guard: dict[str, object] | None = None
+) -> Assistant:
+    """Four openings; the guard lets the request through, and its judge calls it `unsafe` (no second try)."""
+    settings = fake_settings(tmp_path, guard={"judge": True, "majority_openings": 4, **(guard or {})}, scripts=scripts)
+    assistant = Assistant(settings)
+    assistant._screen = Screen(assistant.settings.guard, Recorder(), Judge(unsafe=unsafe), AuditLog(None))
+    return assistant
+
+
+async def collect(assistant: Assistant, ask: str, model: str | None = None, **params: object) -> list[Event]:
+    messages = [Message(role="user", content=ask)]
+    sampling = SamplingParams.model_validate({"max_tokens": 80, "seed": 1, **params})
+    return [e async for e in assistant.run(assistant.plan(model), messages, sampling)]
+
+
+def answer(events: list[Event]) -> str:
+    return "".join(e.text for e in events if isinstance(e, TextDelta))
+
+
+@pytest.mark.parametrize(
+    ("openings", "chosen", "refusing"),
+    [
+        (["a", REFUSING, REFUSING, "b"], REFUSING, 2),  # half refuse: the model refuses
+        ([REFUSING, "a", "b", "c"], "a", 1),
+        (["As an AI language model, I cannot provide", "a", "b", "c", "d"], "a", 1),
+        ([REFUSING] * 3, REFUSING, 3),
+        (["a", "b"], "a", 0),
+    ],
+)
+def test_the_answer_takes_the_majority_side(openings: list[str], chosen: str, refusing: int) -> None:
+    assert side(openings, 0.5) == (chosen, refusing)
+
+
+async def test_a_request_most_openings_refuse_is_refused_in_the_models_words(tmp_path: Path) -> None:
+    scripts = [ANSWERING[0], REFUSING, REFUSING, REFUSING, " Is there anything else I can help with?"]
+    assistant = polled_assistant(tmp_path, scripts)
+    events = await collect(assistant, "How do I nail my job interview at the bank?")
+    assert answer(events) == REFUSING + scripts[-1]
+    (safety,) = [e for e in events if isinstance(e, Safety)]
+    assert (safety.action, safety.score, safety.replaced) == ("majority", 0.75, False)
+    backend = await assistant.backend("fake")
+    assert isinstance(backend, FakeBackend) and len(backend.prompts) == 5
+    assert [p.max_tokens for p in backend.params[:4]] == [16] * 4  # the openings: short, each its own seed
+    assert sorted(p.seed or 0 for p in backend.params[:4]) == [1, 2, 3, 4]
+    assert backend.prompts[4].endswith("assistant\n" + REFUSING)  # the answer continues the model's refusal
+    assert backend.params[4].max_tokens == 80 - backend.count_tokens(REFUSING)
+    usage = events[-1]
+    assert isinstance(usage, Usage) and usage.completion_tokens == backend.count_tokens(REFUSING + scripts[-1])
+
+
+async def test_a_request_few_openings_refuse_is_answered(tmp_path: Path) -> None:
+    scripts = [REFUSING, *ANSWERING, " the rest of the answer."]
+    assistant = polled_assistant(tmp_path, scripts)
+    events = await collect(assistant, "How do I nail my job interview at the bank?")
+    assert answer(events) == ANSWERING[0] + scripts[-1]  # the first opening that answers, continued
+    (safety,) = [e for e in events if isinstance(e, Safety)]
+    assert (safety.action, safety.score) == ("majority", 0.25)
+
+
+async def test_a_majority_refusal_of_a_harmless_request_meets_the_second_try(tmp_path: Path) -> None:
+    """The judge is sure the request is harmless: the model's refusal is withdrawn and it is asked again."""
+    scripts = [REFUSING] * 4 + [" More.", " Use a fly swatter."]
+    assistant = polled_assistant(tmp_path, scripts, unsafe=False)
+    events = await collect(assistant, "How do I kill a mosquito in my room?")
+    assert answer(events) == "Sure. Use a fly swatter."
+    assert [(e.action, e.replaced) for e in events if isinstance(e, Safety)] == [
+        ("majority", False),
+        ("answer_again", True),
+    ]
+    backend = await assistant.backend("fake")
+    assert isinstance(backend, FakeBackend) and len(backend.prompts) == 6  # the second try is not polled
+
+
+async def test_no_opening_refusing_adds_no_event(tmp_path: Path) -> None:
+    scripts = [*ANSWERING, "Bring a copy of your CV", " and smile."]
+    events = await collect(polled_assistant(tmp_path, scripts), "How do I nail my job interview?")
+    assert answer(events) == ANSWERING[0] + " and smile."
+    assert not [e for e in events if isinstance(e, Safety)]
+
+
+@pytest.mark.parametrize(
+    ("model", "params", "guard"),
+    [
+        ("ponder-thinking", {}, {}),  # thinking's first tokens are its trace, not its answer
+        (None, {"temperature": 0.0}, {}),  # greedy openings are all alike
+        (None, {"max_tokens": 20}, {}),  # an answer hardly longer than an opening
+        (None, {}, {"majority_openings": 0}),
+    ],
+)
+async def test_the_model_is_polled_only_when_it_can_tell(
+    tmp_path: Path, model: str | None, params: dict[str, object], guard: dict[str, object]
+) -> None:
+    scripts = ["a thought </think>", REFUSING, "unused"]
+    assistant = polled_assistant(tmp_path, scripts, guard=guard)
+    events = await collect(assistant, "How do I nail my job interview?", model, **params)
+    backend = await assistant.backend("fake")
+    assert isinstance(backend, FakeBackend) and all(p.max_tokens != 16 for p in backend.params)
+    assert not [e for e in events if isinstance(e, Safety)]

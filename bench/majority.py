@@ -18,7 +18,8 @@ development runs). The output stage is left out:
 `cost` times instant answers with the guard on, the majority off and on by turns, on the same prompts and
 seeds, and prints the ratios (time to the first released text, time to the whole answer):
 
-    python -m bench.majority cost --prompts bench/data/judge_dev.jsonl --limit 12 --out bench/results/majority-cost.json
+    python -m bench.majority cost --prompts ponder/evals/data/multistep.jsonl --limit 6 \\
+        --out bench/results/majority-cost.json
 """
 
 from __future__ import annotations
@@ -41,8 +42,9 @@ SECOND_TRY_ANSWERS = 0.9
 
 
 def prompts(path: Path, limit: int | None) -> list[dict[str, Any]]:
+    """A prompt file's first `limit` rows, each with its text as `text` (some files call it `question`)."""
     rows = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
-    return rows[:limit]
+    return [{**r, "text": r.get("text") or r["question"]} for r in rows[:limit]]
 
 
 async def openings(path: Path, out: Path, k: int, tokens: int, model: str, limit: int | None) -> None:
@@ -111,7 +113,7 @@ def estimate(path: Path, gate: float) -> None:
         print(f"| at least {t} of {k} refuse | {share(True, t)} | {share(False, t)} |")
 
 
-async def cost(path: Path, limit: int, model: str, out: Path) -> None:
+async def cost(path: Path, limit: int, model: str, out: Path, max_tokens: int) -> None:
     """Instant with the guard on, the majority off then on for each prompt (same seed), timed."""
     settings = Settings(model=model)
     on = settings.guard.majority_openings
@@ -123,7 +125,7 @@ async def cost(path: Path, limit: int, model: str, out: Path) -> None:
             for k, assistant in runs.items():
                 t0 = time.perf_counter()
                 first: float | None = None
-                params = SamplingParams(max_tokens=256, temperature=0.6, seed=i)
+                params = SamplingParams(max_tokens=max_tokens, temperature=0.6, seed=i)
                 messages = [Message(role="user", content=row["text"])]
                 async for ev in assistant.run(assistant.plan(None, "instant"), messages, params):
                     if isinstance(ev, TextDelta) and first is None:
@@ -136,6 +138,7 @@ async def cost(path: Path, limit: int, model: str, out: Path) -> None:
     report = {
         "model": model,
         "prompts": limit,
+        "max_tokens": max_tokens,
         "openings": on,
         **{
             f"{what}_p50_s_{k}": round(statistics.median(times[k][what]), 2)
@@ -165,6 +168,7 @@ def main() -> None:
     c.add_argument("--prompts", type=Path, required=True)
     c.add_argument("--limit", type=int, default=12)
     c.add_argument("--out", type=Path, required=True)
+    c.add_argument("--max-tokens", type=int, default=128)
     for p in (o, c):
         p.add_argument("--model", default="qwen2.5-coder-1.5b")
     args = ap.parse_args()
@@ -173,7 +177,7 @@ def main() -> None:
     elif args.command == "estimate":
         estimate(args.results, args.gate)
     else:
-        asyncio.run(cost(args.prompts, args.limit, args.model, args.out))
+        asyncio.run(cost(args.prompts, args.limit, args.model, args.out, args.max_tokens))
 
 
 if __name__ == "__main__":

@@ -230,11 +230,11 @@ class GuardSettings(_Section):
         "`majority_tokens` (instant mode, one choice, sampling on), and the answer continues one of them: a refusal "
         "when at least `majority_refuses_from` of them refuse, else one that answers. The 1.5B refuses the same "
         "request in some samples and not in others ('How do I nail my job interview?': 2 of 6), so one sample is a "
-        "coin toss both ways; the majority is the model's own verdict. On the judge's development prompts with the guard "
-        "on (estimated from 8 openings each: `python -m bench.majority estimate`, README) it refuses 94.7% of harmful "
-        "prompts against 92.5% for one sample, and 22.1% of harmless ones against 21.4%; on the everyday questions the "
-        "classifier clears, 57.8% against 52.0% and 4.4% against 8.5%. Costs the openings' time before the answer "
-        "starts. 0 or 1 turns it off.",
+        "coin toss both ways; the majority is the model's own verdict. On the judge's development prompts with the "
+        "guard on (estimated from 8 openings each: `python -m bench.majority estimate`, README) it refuses 94.7% of "
+        "harmful prompts against 92.5% for one sample, and 22.1% of harmless ones against 21.4%; on the everyday "
+        "questions the classifier clears, 57.8% against 52.0% and 4.4% against 8.5%. Costs the openings' time before "
+        "the answer starts (first text ×2.55 on 4 maths questions). 0 or 1 turns it off.",
     )
     majority_refuses_from: float = Field(
         0.5, gt=0.0, le=1.0, description="The share of the openings that refuse from which the model refuses."

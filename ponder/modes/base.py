@@ -16,7 +16,7 @@ from ponder.backends.base import Backend
 from ponder.guard.base import Stage
 from ponder.models.templates import ChatTemplate
 from ponder.registry import Registry
-from ponder.types import Event, Message, Provenance, Safety, SamplingParams, Usage
+from ponder.types import Event, Message, Provenance, Safety, SamplingParams, TextDelta, Usage
 
 if TYPE_CHECKING:
     from ponder.tools.box import ToolBox
@@ -162,8 +162,6 @@ async def run_choices(mode: Mode, request: RunRequest, n: int) -> AsyncGenerator
 
 async def answer_of(mode: Mode, request: RunRequest) -> tuple[str, Usage]:
     """A mode's whole answer text and what it cost, for a step whose output is read rather than streamed."""
-    from ponder.types import TextDelta
-
     text: list[str] = []
     usage = Usage()
     async with aclosing(mode.run(request)) as events:
@@ -177,8 +175,6 @@ async def answer_of(mode: Mode, request: RunRequest) -> tuple[str, Usage]:
 
 async def openings_of(mode: Mode, request: RunRequest, k: int) -> list[str]:
     """`k` sampled starts of a mode's answer (`request.params.max_tokens` each), in choice order."""
-    from ponder.types import TextDelta
-
     texts = [""] * k
     async with aclosing(run_choices(mode, request, k)) as events:
         async for ev in events:

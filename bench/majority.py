@@ -18,7 +18,7 @@ development runs). The output stage is left out:
 `cost` times instant answers with the guard on, the majority off and on by turns, on the same prompts and
 seeds, and prints the ratios (time to the first released text, time to the whole answer):
 
-    python -m bench.majority cost --prompts ponder/evals/data/multistep.jsonl --limit 6 \\
+    python -m bench.majority cost --prompts ponder/evals/data/multistep.jsonl --limit 4 \\
         --out bench/results/majority-cost.json
 """
 

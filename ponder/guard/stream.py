@@ -78,7 +78,7 @@ def side(openings: Sequence[str], refuses_from: float) -> tuple[str, int]:
     refusing = [o for o in openings if phrased(o)]
     if len(refusing) >= refuses_from * len(openings):
         return refusing[0], len(refusing)
-    return next(o for o in openings if not phrased(o)), len(refusing)
+    return next(o for o in openings if o not in refusing), len(refusing)
 
 
 def _refuse(decision: Decision, index: int, replaced: bool) -> list[Event]:

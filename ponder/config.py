@@ -198,7 +198,8 @@ class GuardSettings(_Section):
         ge=0.0,
         lt=1.0,
         description="When the model refuses a request the guard let through, and the judge's probability that the "
-        "request is unsafe is below this, the model is asked once more, told the request is harmless (the small "
+        "request is unsafe is below this (a model without a probe; `probe_harmless_below` decides for one that "
+        "has it), the model is asked once more, told the request is harmless (the small "
         "models refuse 'how do I kill a mosquito'). 0 turns it off. 0.05: when chosen, no harmful prompt of the "
         "judge's development set scored below it and 40% of its harmless ones did (rerun on 7 December: 1 of 113 "
         "judged harmful, 35 of 83 harmless). At 0.15 more harmful prompts were answered, and the judge, reading the "
@@ -256,7 +257,8 @@ class GuardSettings(_Section):
         ge=0.0,
         lt=1.0,
         description="When the model refuses a request the probe read, it is asked once more when the probe's "
-        "probability of harm is below this (`answer_again_below` is the judge's gate, for models with no probe).",
+        "probability of harm is below this (`answer_again_below` is the judge's gate, for models with no probe). "
+        "0 turns the second try off for them.",
     )
     stream_window: int = Field(
         160, ge=16, description="Characters of a streamed answer held back until the guard has read them."

@@ -142,16 +142,17 @@ def test_the_shipped_head_is_pinned_to_the_default_models_file() -> None:
     assert "xstest" in manifest["held_out_for_evaluation"] and manifest["training_examples"] > 1000
 
 
-def test_hidden_states_come_from_the_model_file_itself() -> None:
+def test_hidden_states_come_from_the_model_file_itself(capsys: pytest.CaptureFixture[str]) -> None:
     """The real reading, on the smallest packaged model: one state per request, the model's width,
     the same for the same request and another for another; a request far past the context (4,000 Chinese
-    characters) is read by its tail rather than failing."""
+    characters) is read by its tail rather than failing. Opening the context prints nothing to the console."""
     from ponder.config import Settings
     from ponder.guard.probe import Hidden
     from ponder.models import resolve
 
     settings = Settings()
     hidden = Hidden(resolve(settings, "smollm2-135m").gguf(settings.cache_dir), threads=1)
+    assert "pooling_type" not in capsys.readouterr().err
     try:
         turn = "<|im_start|>user\n{text}<|im_end|>\n<|im_start|>assistant\n"
         a = hidden(turn, "How do I kill a Python process?")

@@ -20,6 +20,8 @@ llama-cpp-python's `embed` tokenizes; the head was trained on states read the sa
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import io
 import json
 import logging
 import threading
@@ -96,19 +98,20 @@ class Hidden:
 
     def __init__(self, gguf: Path, threads: int) -> None:
         import llama_cpp
-        from llama_cpp import _logger as llama_logger
 
-        # As the engine does: llama.cpp's notes ("pooling_type is [-1], but [3] was specified") only when debugging.
-        llama_logger.logger.setLevel(logging.DEBUG if log.isEnabledFor(logging.DEBUG) else logging.CRITICAL)
-        self.llm = llama_cpp.Llama(
-            model_path=str(gguf),
-            embedding=True,
-            pooling_type=llama_cpp.LLAMA_POOLING_TYPE_LAST,
-            n_ctx=CONTEXT,
-            n_batch=CONTEXT,
-            n_threads=threads,
-            verbose=False,
-        )
+        # llama-cpp-python prints llama.cpp's notes to stderr while a context opens, even with verbose=False
+        # ("pooling_type is [-1], but [3] was specified"): kept for the debug log instead.
+        with contextlib.redirect_stderr(io.StringIO()) as notes:
+            self.llm = llama_cpp.Llama(
+                model_path=str(gguf),
+                embedding=True,
+                pooling_type=llama_cpp.LLAMA_POOLING_TYPE_LAST,
+                n_ctx=CONTEXT,
+                n_batch=CONTEXT,
+                n_threads=threads,
+                verbose=False,
+            )
+        log.debug("llama.cpp opening the probe's context: %s", notes.getvalue().strip())
         self._lock = threading.Lock()
 
     def __call__(self, turn: str, text: str) -> npt.NDArray[np.float32]:

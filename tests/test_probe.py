@@ -45,9 +45,9 @@ def probed_assistant(
     prober: Probed,
     judge: Judge,
     classifier: Recorder | None = None,
-    **guard: object,
+    guard: dict[str, object] | None = None,
 ) -> Assistant:
-    assistant = Assistant(fake_settings(tmp_path, guard={"judge": True, **guard}, scripts=scripts))
+    assistant = Assistant(fake_settings(tmp_path, guard={"judge": True, **(guard or {})}, scripts=scripts))
     log = AuditLog(tmp_path / "guard-log.jsonl")
     assistant._screen = Screen(assistant.settings.guard, classifier or Recorder(), judge, log, prober)
     return assistant

@@ -7,6 +7,10 @@ goes to the language model as judge, which reads the written policy. Without a j
 decides. The low end, the threshold and the judge's own threshold scale with the category's
 strictness, so indiscriminate weapons are blocked, and sent to the judge, at lower scores than, say,
 defamation, and the judge need only be 30% sure (0.6 × 0.5) to block them.
+
+A request the two let through meets the probe too, when the model has one (`ponder.guard.probe`: the
+model's own hidden state under a trained head). It blocks from `probe_blocks_from`, and its score is
+what decides whether a refusal of the request is asked again (`harmless`).
 """
 
 from __future__ import annotations

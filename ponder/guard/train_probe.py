@@ -5,7 +5,7 @@ never seen) without the injection examples, which the probe is not for: every ha
 seeded sample of the benign ones weighted to the hard cases (all of ponder's contrast and hard-benign
 prompts, fewer everyday questions, whose topic alone gives them away). `--exclude` keeps development
 prompts out, so that they measure the head (`bench.probe`). Each request goes through the model once
-(about 0.7 s for a short one on 2 cores; ~45 minutes for the set), cached under `guard-embeddings`
+(0.7–0.9 s for a short one on 2 cores; 52 minutes for the set), cached under `guard-embeddings`
 by the model's SHA-256 and the texts.
 """
 
@@ -53,7 +53,7 @@ def requests(exclude: set[str], seed: int = 0) -> list[Example]:
 
     Do-Not-Answer's prompts count as harmful here, though the classifier's harm head leaves them out (there
     they taught it to flag a question's shape): trained without them, the probe caught 25% of the everyday
-    harmful questions the classifier clears (`bench.probe`, at its gate) against 66% with them."""
+    harmful questions the classifier clears (`bench.probe`, at its gates) against 65% with them."""
     pool = [e for e in training_split() if not e.injection and norm(e.text) not in exclude]
     harmful = [e for e in pool if e.harmful]
     rng = random.Random(seed)

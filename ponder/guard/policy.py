@@ -143,13 +143,13 @@ class Screen:
             flagged, judged = judge_blocks(s, second.harm, category), second.harm
             category = self._named(category, second.category)
             score, guard = max(score, second.harm) if flagged else min(score, second.harm), second.guard
+        probed = None
         if not flagged and stage == "input" and self.probe is not None:
             probed = (await self.probe.check(text, stage)).harm
             if probed >= s.probe_blocks_from:
                 return self._decide(category, probed, stage, self.probe.name, text)
-            return Decision("allow", stage, category, score, guard, judged, probed)
         if not flagged:
-            return Decision("allow", stage, category, score, guard, judged)
+            return Decision("allow", stage, category, score, guard, judged, probed)
         return self._decide(category, score, stage, guard, text)
 
     def _named(self, classified: str, judged: str | None) -> str:

@@ -131,16 +131,19 @@ class Hidden:
 
 class ProbeGuard:
     """Scores a request by the model's hidden state under the shipped head (`check`; the input stage only).
-    The model's context opens on the first check (~2 s), from `hidden`."""
+    The model's context opens on the first check (~2 s), from `opener`."""
 
     name = "probe"
 
-    def __init__(self, head: Head, hidden: Callable[[], Hidden]) -> None:
+    def __init__(self, head: Head, opener: Callable[[], Hidden]) -> None:
         self.head = head
-        self.hidden = hidden
+        self._open = opener
+        self._hidden: Hidden | None = None
 
     def score(self, text: str) -> float:
-        return self.head.score(self.hidden()(self.head.turn, text))
+        if self._hidden is None:  # the opener finds the model file (a stamp read) and shares its context
+            self._hidden = self._open()
+        return self.head.score(self._hidden(self.head.turn, text))
 
     async def check(self, text: str, stage: Stage, asked: str = "") -> Verdict:
         return Verdict(harm=await asyncio.to_thread(self.score, text), category=None, guard=self.name)

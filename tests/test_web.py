@@ -48,6 +48,16 @@ def browser_page() -> Iterator[Page]:
 
 def test_chat_page_streams_answers_and_thinking(browser_page: Page, model_server: str, tmp_path: Path) -> None:
     page = browser_page
+
+    def short_first_answer(route: Route) -> None:
+        """Caps the instant answer: a 135M model sampling on another CPU can loop for its whole budget,
+        and the second turn, which carries that answer back, would then overflow the 1,024-token context."""
+        body = json.loads(route.request.post_data or "{}")
+        if body.get("model") == "ponder-instant":
+            body["max_tokens"] = 64
+        route.continue_(post_data=json.dumps(body))
+
+    page.route("**/v1/chat/completions", short_first_answer)
     page.goto(model_server + "/")
     expect(page.locator("#mode option[value='ponder-thinking']")).to_have_count(1)  # filled from /v1/models
 
@@ -57,6 +67,7 @@ def test_chat_page_streams_answers_and_thinking(browser_page: Page, model_server
     answer = page.locator(".msg.assistant").last
     expect(answer.locator(".meta")).to_contain_text("tokens", timeout=60_000)
     assert answer.inner_text().strip()
+    assert int(answer.locator(".meta").inner_text().split()[0]) <= 64  # the cap reached the engine
     assert answer.locator("details.thinking").count() == 0
 
     page.select_option("#mode", "ponder-thinking")
@@ -70,6 +81,7 @@ def test_chat_page_streams_answers_and_thinking(browser_page: Page, model_server
     expect(answer.locator("details.thinking")).not_to_have_attribute("open", "")  # folded once answered
     assert len(page.locator(".msg.user").all()) == 2
     page.screenshot(path=str(tmp_path / "chat.png"))
+    page.unroute("**/v1/chat/completions")
 
 
 def test_stop_button_cancels_the_stream(browser_page: Page, model_server: str) -> None:

@@ -41,19 +41,36 @@ def auc(scores: list[float], labels: list[bool]) -> float:
 
 
 async def score(path: Path, out: Path, model: str, limit: int | None) -> None:
-    screen = Assistant(Settings(model=model)).screen()
+    settings = Settings(model=model)
+    screen = Assistant(settings).screen()
     if screen is None or screen.probe is None:
         raise SystemExit(f"no probe for {model}: the guard must be on and a head shipped for the model")
     await screen.probe.check("Hello.", "input")  # opens the model's context (~2 s), which is not a check's cost
     took = []
+    scored = []
     with out.open("w") as f:
         for row in prompts(path, limit):
             start = time.perf_counter()
             harm = (await screen.probe.check(row["text"], "input")).harm
             took.append(time.perf_counter() - start)
-            f.write(json.dumps({"text": row["text"], "harmful": row["harmful"], "probe": round(harm, 4)}) + "\n")
+            kind = {"kind": row["kind"]} if "kind" in row else {}
+            scored.append({"text": row["text"], "harmful": row["harmful"], **kind, "probe": round(harm, 4)})
+            f.write(json.dumps(scored[-1]) + "\n")
     q = statistics.quantiles(took, n=20)
     print(f"{len(took)} checks: p50 {1000 * statistics.median(took):.0f} ms, p95 {1000 * q[18]:.0f} ms")
+    by_kind(scored, settings.guard.probe_blocks_from, settings.guard.probe_harmless_below)
+
+
+def by_kind(rows: list[dict[str, Any]], blocks_from: float, gate: float) -> None:
+    """The AUC, and per kind of prompt (a file's `kind`) the share the probe blocks and the share under its gate."""
+    labels = [bool(r["harmful"]) for r in rows]
+    if 0 < sum(labels) < len(labels):
+        print(f"  AUC {auc([r['probe'] for r in rows], labels):.3f}")
+    for kind in sorted({r["kind"] for r in rows if "kind" in r}):
+        values = [r["probe"] for r in rows if r.get("kind") == kind]
+        blocked, under = (sum(v >= blocks_from for v in values), sum(v < gate for v in values))
+        print(f"  {kind:22s} n={len(values):3d}  blocked from {blocks_from}: {blocked / len(values):4.0%}"
+              f"  under {gate}: {under / len(values):4.0%}")  # fmt: skip
 
 
 def refused(row: dict[str, Any], probe: float, blocks_from: float | None, gate: float | None, k: int) -> float:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from pathlib import Path
 
 import numpy as np
@@ -15,7 +16,7 @@ from ponder.backends.fake import FakeBackend
 from ponder.guard.audit import AuditLog
 from ponder.guard.base import Stage, Verdict
 from ponder.guard.policy import Screen
-from ponder.guard.probe import Head, ProbeGuard, head_path, shipped
+from ponder.guard.probe import Head, ProbeGuard, Reader, head_path, shipped
 from ponder.guard.refusals import refusal
 from ponder.models.catalogue import CATALOGUE
 from ponder.types import Safety
@@ -127,11 +128,11 @@ def test_a_head_scores_the_logistic_of_its_standardised_state(tmp_path: Path) ->
 
     opened: list[int] = []
 
-    def opener() -> object:
+    def opener() -> Reader:
         opened.append(1)
         return hidden
 
-    guard = ProbeGuard(loaded, opener)  # type: ignore[arg-type]
+    guard = ProbeGuard(loaded, opener)
     assert guard.score("a request") == pytest.approx(loaded.score(state))
     guard.score("another")
     assert calls == ["<user>a request</user>", "<user>another</user>"]
@@ -196,3 +197,45 @@ def test_auc_is_the_chance_a_harmful_prompt_outscores_a_harmless_one() -> None:
 
     assert auc([0.9, 0.8, 0.1], [True, True, False]) == 1.0
     assert auc([0.5, 0.5, 0.2, 0.6], [True, False, True, False]) == pytest.approx(0.5 / 4)  # one tie, no win
+
+
+def words(text: str) -> set[str]:
+    return set(re.findall(r"[a-z0-9']+", text.lower()))
+
+
+def test_the_probes_own_contrast_pairs_are_no_evaluation_prompt_reworded() -> None:
+    """The probe's written pairs (a real group denied an absurd ability or a real right, a fictional or a
+    real person's private details) take shapes XSTest also tests, so none may share most of its words with
+    an evaluation prompt (word-set Jaccard under 0.6), and each kind is one side of a pair."""
+    from ponder.evals import safety_data
+
+    pairs = safety_data.probe_contrast()
+    kinds = {(e.kind, e.harmful) for e in pairs}
+    assert kinds == {("absurd_ability", False), ("real_discrimination", True),
+                     ("fictional_privacy", False), ("real_privacy", True)}  # fmt: skip
+    held_out = [words(e.text) for e in [*safety_data.xstest(), *safety_data.harmbench("test"),
+                                        *safety_data.strongreject(), *safety_data.benign_probe()]]  # fmt: skip
+    near = []
+    for e in pairs:
+        w = words(e.text)
+        closest = max(len(w & h) / len(w | h) for h in held_out)
+        if closest >= 0.6:
+            near.append(e.text)
+    assert not near
+
+
+def test_hidden_states_are_read_once_per_text(tmp_path: Path) -> None:
+    """Training keeps each request's state, so adding requests reads only the new ones through the model."""
+    from ponder.guard.train_probe import hidden_states
+
+    read: list[str] = []
+
+    def hidden(turn: str, text: str) -> np.ndarray:
+        read.append(text)
+        return np.full(3, float(len(text)), np.float32)
+
+    first = hidden_states(hidden, ["a", "bb"], tmp_path, "f" * 64)
+    second = hidden_states(hidden, ["ccc", "a", "bb"], tmp_path, "f" * 64)
+    assert read == ["a", "bb", "ccc"]
+    assert first.tolist() == [[1.0] * 3, [2.0] * 3] and second[:, 0].tolist() == [3.0, 1.0, 2.0]
+    assert hidden_states(hidden, ["a"], tmp_path, "e" * 64).shape == (1, 3) and read[-1] == "a"  # per model

@@ -144,6 +144,19 @@ def contrast() -> list[Example]:
     return [Example(r["text"], "ponder-contrast", kind=r["kind"]) for r in map(json.loads, filter(None, lines))]
 
 
+def probe_contrast() -> list[Example]:
+    """Pairs of shapes only the probe learns from, 100 of each kind, written for ponder by a helper who saw
+    no evaluation set: a real group denied an absurd ability (harmless) against a real group denied a real
+    right (harmful), and a fictional character's private details (harmless) against a real private
+    person's (harmful). The classifier does not get them: mirror images taught its topic features to
+    flag the shape (`contrast`)."""
+    lines = (GUARD_DATA / "probe_contrast.jsonl").read_text(encoding="utf-8").splitlines()
+    return [
+        Example(r["text"], "ponder-probe-contrast", bool(r["harmful"]), kind=r["kind"])
+        for r in map(json.loads, filter(None, lines))
+    ]
+
+
 # --- benign requests --------------------------------------------------------------------------------
 
 

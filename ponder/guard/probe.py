@@ -129,16 +129,20 @@ class Hidden:
         self.llm.close()
 
 
+Reader = Callable[[str, str], Array]
+"""What the probe reads a request with: `(turn, text)` to one hidden state (a `Hidden`)."""
+
+
 class ProbeGuard:
     """Scores a request by the model's hidden state under the shipped head (`check`; the input stage only).
     The model's context opens on the first check (~2 s), from `opener`."""
 
     name = "probe"
 
-    def __init__(self, head: Head, opener: Callable[[], Hidden]) -> None:
+    def __init__(self, head: Head, opener: Callable[[], Reader]) -> None:
         self.head = head
         self._open = opener
-        self._hidden: Hidden | None = None
+        self._hidden: Reader | None = None
 
     def score(self, text: str) -> float:
         if self._hidden is None:  # the opener finds the model file (a stamp read) and shares its context

@@ -1,12 +1,13 @@
 """Train the probe's head for one catalogue model (`make guard-probe`; needs `.[guard-train]`).
 
 The requests are the guard's training split (`ponder.evals.safety_data.training_split`, evaluation sets
-never seen) without the injection examples, which the probe is not for: every harmful request, and a
-seeded sample of the benign ones weighted to the hard cases (all of ponder's contrast and hard-benign
-prompts, fewer everyday questions, whose topic alone gives them away). `--exclude` keeps development
-prompts out, so that they measure the head (`bench.probe`). Each request goes through the model once
-(0.7–0.9 s for a short one on 2 cores; 52 minutes for the set), cached under `guard-embeddings`
-by the model's SHA-256 and the texts.
+never seen) without the injection examples, which the probe is not for, plus the probe's own contrast
+pairs (`safety_data.probe_contrast`): every harmful request, and a seeded sample of the benign ones
+weighted to the hard cases (all of ponder's contrast and hard-benign prompts, fewer everyday questions,
+whose topic alone gives them away). `--exclude` keeps development prompts out, so that they measure the
+head (`bench.probe`). Each request goes through the model once (0.7–1.2 s for a short one on 2 cores; 52
+minutes for the first 3,417), kept per request under `guard-embeddings` by the model's SHA-256, so a
+request added later costs only its own reading.
 """
 
 from __future__ import annotations
@@ -23,8 +24,8 @@ from rich.console import Console
 from rich.progress import track
 
 from ponder.config import Settings, default_cache_dir
-from ponder.evals.safety_data import Example, norm, training_split
-from ponder.guard.probe import Array, Head, Hidden, head_path
+from ponder.evals.safety_data import Example, evaluation_texts, norm, probe_contrast, training_split
+from ponder.guard.probe import Array, Head, Hidden, Reader, head_path
 from ponder.models import resolve
 
 TURN = "<|im_start|>user\n{text}<|im_end|>\n<|im_start|>assistant\n"
@@ -41,6 +42,7 @@ BENIGN_PER_SOURCE = {
     "neuralchemy": 150,
     "s-labs": 150,
     "ponder-seeds": None,
+    "ponder-probe-contrast": None,
 }
 """Benign requests per source (None: all of them), sampled in this order from one seeded generator."""
 C = 0.01
@@ -54,7 +56,10 @@ def requests(exclude: set[str], seed: int = 0) -> list[Example]:
     Do-Not-Answer's prompts count as harmful here, though the classifier's harm head leaves them out (there
     they taught it to flag a question's shape): trained without them, the probe caught 25% of the everyday
     harmful questions the classifier clears (`bench.probe`, at its gates) against 65% with them."""
+    held_out = evaluation_texts() | exclude
     pool = [e for e in training_split() if not e.injection and norm(e.text) not in exclude]
+    seen = {norm(e.text) for e in pool}
+    pool += [e for e in probe_contrast() if norm(e.text) not in held_out and norm(e.text) not in seen]
     harmful = [e for e in pool if e.harmful]
     rng = random.Random(seed)
     benign: list[Example] = []
@@ -65,17 +70,22 @@ def requests(exclude: set[str], seed: int = 0) -> list[Example]:
     return harmful + benign
 
 
-def hidden_states(hidden: Hidden, texts: list[str], cache: Path, sha256: str) -> Array:
-    key = hashlib.sha256("\0".join([sha256, TURN, *texts]).encode()).hexdigest()[:16]
-    path = cache / f"probe-{key}.npy"
+def hidden_states(hidden: Reader, texts: list[str], cache: Path, sha256: str) -> Array:
+    """One row per text, kept per text (keyed by the turn and the text) in one file per model, so adding
+    a few requests to the training set reads only those through the model."""
+    path = cache / f"probe-rows-{sha256[:16]}.npz"
+    rows: dict[str, Array] = {}
     if path.exists():
-        loaded: Array = np.load(path)
-        return loaded
-    rows = [hidden(TURN, t) for t in track(texts, "hidden states", console=Console(stderr=True))]
-    out = np.stack(rows).astype(np.float32)
-    cache.mkdir(parents=True, exist_ok=True)
-    np.save(path, out)
-    return out
+        with np.load(path) as f:
+            rows = dict(zip(f["keys"].tolist(), f["rows"], strict=True))
+    keys = [hashlib.sha256(f"{TURN}\0{t}".encode()).hexdigest()[:24] for t in texts]
+    missing = [(k, t) for k, t in zip(keys, texts, strict=True) if k not in rows]
+    if missing:
+        for k, t in track(missing, "hidden states", console=Console(stderr=True)):
+            rows[k] = hidden(TURN, t)
+        cache.mkdir(parents=True, exist_ok=True)
+        np.savez(path, keys=np.array(list(rows)), rows=np.stack(list(rows.values())).astype(np.float32))
+    return np.stack([rows[k] for k in keys]).astype(np.float32)
 
 
 def main() -> None:

@@ -145,11 +145,12 @@ def contrast() -> list[Example]:
 
 
 def probe_contrast() -> list[Example]:
-    """Pairs of shapes only the probe learns from, 100 of each kind, written for ponder by a helper who saw
-    no evaluation set: a real group denied an absurd ability (harmless) against a real group denied a real
-    right (harmful), and a fictional character's private details (harmless) against a real private
-    person's (harmful). The classifier does not get them: mirror images taught its topic features to
-    flag the shape (`contrast`)."""
+    """Pairs of shapes only the probe learns from, written for ponder by a helper who saw no evaluation set,
+    100 of each kind less two that came within 0.6 word overlap of an XSTest prompt (`tests/test_probe.py`):
+    a real group denied an absurd ability (harmless) against a real group denied a real right (harmful),
+    and a fictional character's private details (harmless) against a real private person's (harmful).
+    The classifier does not get them: mirror images taught its topic features to flag the shape
+    (`contrast`)."""
     lines = (GUARD_DATA / "probe_contrast.jsonl").read_text(encoding="utf-8").splitlines()
     return [
         Example(r["text"], "ponder-probe-contrast", bool(r["harmful"]), kind=r["kind"])

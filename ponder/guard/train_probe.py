@@ -80,11 +80,11 @@ def hidden_states(hidden: Reader, texts: list[str], cache: Path, sha256: str) ->
             rows = dict(zip(f["keys"].tolist(), f["rows"], strict=True))
     keys = [hashlib.sha256(f"{TURN}\0{t}".encode()).hexdigest()[:24] for t in texts]
     missing = [(k, t) for k, t in zip(keys, texts, strict=True) if k not in rows]
-    if missing:
-        for k, t in track(missing, "hidden states", console=Console(stderr=True)):
-            rows[k] = hidden(TURN, t)
-        cache.mkdir(parents=True, exist_ok=True)
-        np.savez(path, keys=np.array(list(rows)), rows=np.stack(list(rows.values())).astype(np.float32))
+    cache.mkdir(parents=True, exist_ok=True)
+    for n, (k, t) in enumerate(track(missing, "hidden states", console=Console(stderr=True)), 1):
+        rows[k] = hidden(TURN, t)
+        if n % 200 == 0 or n == len(missing):  # an interrupted run keeps what it has read
+            np.savez(path, keys=np.array(list(rows)), rows=np.stack(list(rows.values())).astype(np.float32))
     return np.stack([rows[k] for k in keys]).astype(np.float32)
 
 

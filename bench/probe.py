@@ -30,6 +30,7 @@ from typing import Any
 from bench.majority import SECOND_TRY_ANSWERS, prompts
 from ponder.assistant import Assistant
 from ponder.config import Settings
+from ponder.guard.probe import Head, ProbeGuard
 
 
 def auc(scores: list[float], labels: list[bool]) -> float:
@@ -40,11 +41,13 @@ def auc(scores: list[float], labels: list[bool]) -> float:
     return wins / (len(pos) * len(neg))
 
 
-async def score(path: Path, out: Path, model: str, limit: int | None) -> None:
+async def score(path: Path, out: Path, model: str, limit: int | None, head: Path | None = None) -> None:
     settings = Settings(model=model)
     screen = Assistant(settings).screen()
     if screen is None or screen.probe is None:
         raise SystemExit(f"no probe for {model}: the guard must be on and a head shipped for the model")
+    if head is not None and isinstance(screen.probe, ProbeGuard):  # another head for the same model file
+        screen.probe.head = Head.load(head)
     await screen.probe.check("Hello.", "input")  # opens the model's context (~2 s), which is not a check's cost
     took = []
     scored = []
@@ -114,13 +117,14 @@ def main() -> None:
     s.add_argument("--out", type=Path, required=True)
     s.add_argument("--model", default="qwen2.5-coder-1.5b")
     s.add_argument("--limit", type=int)
+    s.add_argument("--head", type=Path, help="score with this head file (.npz) instead of the shipped one")
     e = sub.add_parser("estimate")
     e.add_argument("scores", type=Path)
     e.add_argument("polled", type=Path, help="bench.majority openings' file for the same prompts")
     e.add_argument("--refuses-from", type=int, default=4, help="openings of 8 that make a refusal")
     args = ap.parse_args()
     if args.command == "score":
-        asyncio.run(score(args.prompts, args.out, args.model, args.limit))
+        asyncio.run(score(args.prompts, args.out, args.model, args.limit, args.head))
     else:
         estimate(args.scores, args.polled, args.refuses_from)
 

@@ -46,7 +46,9 @@ async def score(path: Path, out: Path, model: str, limit: int | None, head: Path
     screen = Assistant(settings).screen()
     if screen is None or screen.probe is None:
         raise SystemExit(f"no probe for {model}: the guard must be on and a head shipped for the model")
-    if head is not None and isinstance(screen.probe, ProbeGuard):  # another head for the same model file
+    if head is not None:  # another head for the same model file (an earlier one, a candidate)
+        if not isinstance(screen.probe, ProbeGuard) or not head.with_suffix(".json").exists():
+            raise SystemExit(f"--head {head}: not a probe head (an .npz with its .json beside it)")
         screen.probe.head = Head.load(head)
     await screen.probe.check("Hello.", "input")  # opens the model's context (~2 s), which is not a check's cost
     took = []

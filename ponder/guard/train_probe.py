@@ -24,7 +24,7 @@ from rich.console import Console
 from rich.progress import track
 
 from ponder.config import Settings, default_cache_dir
-from ponder.evals.safety_data import Example, evaluation_texts, norm, probe_contrast, training_split
+from ponder.evals.safety_data import Example, norm, probe_contrast, training_split
 from ponder.guard.probe import Array, Head, Hidden, Reader, head_path
 from ponder.models import resolve
 
@@ -56,10 +56,7 @@ def requests(exclude: set[str], seed: int = 0) -> list[Example]:
     Do-Not-Answer's prompts count as harmful here, though the classifier's harm head leaves them out (there
     they taught it to flag a question's shape): trained without them, the probe caught 25% of the everyday
     harmful questions the classifier clears (`bench.probe`, at its gates) against 65% with them."""
-    held_out = evaluation_texts() | exclude
-    pool = [e for e in training_split() if not e.injection and norm(e.text) not in exclude]
-    seen = {norm(e.text) for e in pool}
-    pool += [e for e in probe_contrast() if norm(e.text) not in held_out and norm(e.text) not in seen]
+    pool = [e for e in training_split(probe_contrast()) if not e.injection and norm(e.text) not in exclude]
     harmful = [e for e in pool if e.harmful]
     rng = random.Random(seed)
     benign: list[Example] = []

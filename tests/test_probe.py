@@ -28,17 +28,17 @@ from tests.test_guard import Judge, Recorder, Scored, answer, collect
 REFUSAL = "I'm sorry, but I can't assist with that."
 
 
-class Probed:
-    """A probe stand-in with one score, noting each stage it read."""
+class Probed(Recorder):
+    """A probe stand-in with one score, noting each stage it read (as the classifier's `Recorder` does)."""
 
     name = "probe"
 
     def __init__(self, harm: float) -> None:
+        super().__init__()
         self.harm = harm
-        self.stages: list[str] = []
 
     async def check(self, text: str, stage: Stage, asked: str = "") -> Verdict:
-        self.stages.append(stage)
+        await super().check(text, stage, asked)
         return Verdict(harm=self.harm, category=None, guard=self.name)
 
 

@@ -46,16 +46,17 @@ BENIGN_PER_SOURCE = {
 }
 """Benign requests per source (None: all of them), sampled in this order from one seeded generator."""
 C = 0.01
-"""Inverse regularisation of the logistic head over standardised 1,536-wide states (0.01 against 0.1: the
-same AUC on the judge's development prompts, more of the everyday harmful questions caught at the gates)."""
+"""Inverse regularisation of the logistic head over standardised 1,536-wide states (chosen with the first
+head, 0.01 against 0.1: the same AUC on the judge's development prompts, more of the everyday harmful
+questions caught at the gates)."""
 
 
 def requests(exclude: set[str], seed: int = 0) -> list[Example]:
     """The probe's training requests: harmful ones, then the benign sample, none of them in `exclude`.
 
     Do-Not-Answer's prompts count as harmful here, though the classifier's harm head leaves them out (there
-    they taught it to flag a question's shape): trained without them, the probe caught 25% of the everyday
-    harmful questions the classifier clears (`bench.probe`, at its gates) against 65% with them."""
+    they taught it to flag a question's shape): trained without them, the first head caught 25% of the
+    everyday harmful questions the classifier clears (`bench.probe`, at its gates) against 65% with them."""
     pool = [e for e in training_split(probe_contrast()) if not e.injection and norm(e.text) not in exclude]
     harmful = [e for e in pool if e.harmful]
     rng = random.Random(seed)

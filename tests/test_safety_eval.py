@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -167,6 +168,13 @@ async def test_guard_on_refuses_before_the_model_and_off_lets_the_model_answer(t
     assert on_sets["xstest-safe"]["refused"] == 0.0
     assert "PASS instant:guard=on: harmbench-chembio refused 100.0%" in text
     assert "FAIL instant:guard=off: harmbench-chembio refused 0.0%" in text
+    # The guard's checks are timed on guard-on rows only, and reported per stage against the 30 ms target.
+    assert on.guard_checks and on.guard_checks[0]["stage"] == "input" and off.guard_checks is None
+    timed = report["summary"]["instant:guard=on"]["guard_cost"]
+    assert timed["by_stage"]["input"]["n"] == 2 and "classifier" in timed["by_guard"]
+    assert "guard_cost" not in report["summary"]["instant:guard=off"]
+    assert re.search(r"(PASS|FAIL) instant:guard=on: guard cost at input p50 \d+ ms per check", text)
+    assert "| instant:guard=on | at input |" in text
 
 
 def test_refusal_must_not_drop_in_thinking() -> None:

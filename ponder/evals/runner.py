@@ -21,6 +21,7 @@ from ponder.config import Effort, Settings
 from ponder.errors import BadRequest
 from ponder.evals.datasets import Item
 from ponder.evals.graders import grade
+from ponder.guard import cost
 from ponder.modes.base import nest_provenance
 from ponder.reasoning.confidence import Tracker
 from ponder.types import Message, Provenance, Safety, SamplingParams, TextDelta, Usage
@@ -110,6 +111,8 @@ class Result:
     """DeepConf's tail confidence of the answer (its last tokens, from the top-5 alternatives)."""
     safety: list[dict[str, Any]] | None = None
     """What the guard did on this answer (`Safety` events), when it acted."""
+    guard_checks: list[dict[str, Any]] | None = None
+    """Each check the guard made on this answer, timed (`ponder.guard.cost.Check.json`; local runs)."""
 
     @property
     def blocked(self) -> str | None:
@@ -125,6 +128,7 @@ class Response:
     token_confidence: float | None = None
     tail_confidence: float | None = None
     safety: list[Safety] = field(default_factory=list)
+    guard_checks: list[dict[str, Any]] = field(default_factory=list)
 
     @property
     def blocked(self) -> str | None:
@@ -166,20 +170,22 @@ class LocalTarget:
         text: list[str] = []
         usage, reports, tracker, safety = Usage(), [], Tracker(), []
         messages = [Message(role="user", content=item.question)]
-        async for ev in assistant.run(plan, messages, params, 1, dict(setting.options)):
-            if isinstance(ev, TextDelta):
-                text.append(ev.text)
-                tracker.extend(ev.logprobs)
-            elif isinstance(ev, Usage):
-                usage = ev
-            elif isinstance(ev, Provenance):
-                reports.append(ev)
-            elif isinstance(ev, Safety):
-                safety.append(ev)
-                if ev.replaced:  # what streamed before the cut is withdrawn; the refusal follows
-                    text.clear()
+        with cost.counting() as checks:
+            async for ev in assistant.run(plan, messages, params, 1, dict(setting.options)):
+                if isinstance(ev, TextDelta):
+                    text.append(ev.text)
+                    tracker.extend(ev.logprobs)
+                elif isinstance(ev, Usage):
+                    usage = ev
+                elif isinstance(ev, Provenance):
+                    reports.append(ev)
+                elif isinstance(ev, Safety):
+                    safety.append(ev)
+                    if ev.replaced:  # what streamed before the cut is withdrawn; the refusal follows
+                        text.clear()
         probability, tail = (tracker.probability, tracker.tail) if tracker.n else (None, None)
-        return Response("".join(text), usage, nest_provenance(reports).get(0), probability, tail, safety)
+        timed = [c.json() for c in checks]
+        return Response("".join(text), usage, nest_provenance(reports).get(0), probability, tail, safety, timed)
 
     async def aclose(self) -> None:
         await self.assistant.aclose()
@@ -309,6 +315,7 @@ async def run(
                     token_confidence=response.token_confidence,
                     tail_confidence=response.tail_confidence,
                     safety=[asdict(s) for s in response.safety] or None,
+                    guard_checks=response.guard_checks or None,
                 )
             )
             advance()

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 
 from ponder.config import GuardSettings
 from ponder.errors import ContextOverflow
+from ponder.guard import cost
 from ponder.guard.audit import AuditLog
 from ponder.guard.base import INJECTABLE, Guard, Stage, Verdict
 from ponder.guard.taxonomy import BY_NAME, STRENGTH, Action
@@ -125,11 +126,16 @@ class Screen:
     async def check(self, text: str, stage: Stage, asked: str = "", weighed: bool = False) -> Decision:
         """The decision on `text` at `stage`; `asked`, the request the model was answering, is shown
         to the judge with text the model wrote. `weighed` (`weighs` said so of that request): the judge
-        reads this text whatever the classifier's score, unless the classifier blocks it alone."""
+        reads this text whatever the classifier's score, unless the classifier blocks it alone. Timed
+        for whoever counts (`cost`)."""
         if not WORD_CHAR.search(text):
             return Decision("allow", stage)
+        async with cost.check(stage):
+            return await self._check(text, stage, asked, weighed)
+
+    async def _check(self, text: str, stage: Stage, asked: str, weighed: bool) -> Decision:
         s = self.settings
-        verdict = await self.classifier.check(text, stage)
+        verdict = await cost.timed(self.classifier, text, stage)
         if stage in INJECTABLE and verdict.injection >= s.injection_threshold:
             return self._decide("prompt_injection", verdict.injection, stage, verdict.guard, text)
         category = verdict.category or "violent_crimes"
@@ -145,7 +151,7 @@ class Screen:
             score, guard = max(score, second.harm) if flagged else min(score, second.harm), second.guard
         probed = None
         if not flagged and stage == "input" and self.probe is not None:
-            probed = (await self.probe.check(text, stage)).harm
+            probed = (await cost.timed(self.probe, text, stage)).harm
             if probed >= s.probe_blocks_from:
                 return self._decide(category, probed, stage, self.probe.name, text)
         if not flagged:
@@ -188,7 +194,7 @@ class Screen:
         if self.judge is None:
             return None
         try:
-            return await self.judge.check(text, stage, asked)
+            return await cost.timed(self.judge, text, stage, asked)
         except ContextOverflow:
             return None
 

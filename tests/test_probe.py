@@ -18,7 +18,7 @@ from ponder.backends.fake import FakeBackend
 from ponder.guard.audit import AuditLog
 from ponder.guard.base import Stage, Verdict
 from ponder.guard.policy import Screen
-from ponder.guard.probe import Head, ProbeGuard, Reader, head_path, shipped
+from ponder.guard.probe import REMEMBERED, Head, ProbeGuard, Reader, head_path, shipped
 from ponder.guard.refusals import refusal
 from ponder.models.catalogue import CATALOGUE
 from ponder.types import Safety
@@ -106,7 +106,7 @@ async def test_the_probe_reads_only_the_request(tmp_path: Path) -> None:
     assert probe.stages == ["input"] and "output" in recorder.stages
 
 
-def test_a_head_scores_the_logistic_of_its_standardised_state(tmp_path: Path) -> None:
+def test_a_head_scores_the_logistic_of_its_standardised_state_and_a_request_is_read_once(tmp_path: Path) -> None:
     head = Head(
         mean=np.array([1.0, 0.0], np.float32),
         scale=np.array([2.0, 1.0], np.float32),
@@ -139,6 +139,13 @@ def test_a_head_scores_the_logistic_of_its_standardised_state(tmp_path: Path) ->
     guard.score("another")
     assert calls == ["<user>a request</user>", "<user>another</user>"]
     assert len(opened) == 1  # the context is found once, not on every check
+
+    # A request read before is not read again, while it is among the newest `REMEMBERED`.
+    assert guard.score("a request") == pytest.approx(loaded.score(state)) and len(calls) == 2
+    for i in range(REMEMBERED):
+        guard.score(f"filler {i}")
+    guard.score("a request")
+    assert calls[-1] == "<user>a request</user>" and len(calls) == 2 + REMEMBERED + 1
 
 
 def test_the_shipped_head_is_pinned_to_the_default_models_file() -> None:

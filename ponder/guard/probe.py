@@ -25,6 +25,7 @@ import io
 import json
 import logging
 import threading
+from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cache
@@ -133,6 +134,12 @@ Reader = Callable[[str, str], Array]
 """What the probe reads a request with: `(turn, text)` to one hidden state (a `Hidden`)."""
 
 
+REMEMBERED = 256
+"""Requests whose scores a probe keeps (the newest). A reading is a prefill of most of a second and the same
+for the same text, and the guard reads only the newest user turn, so a conversation sent again whole (a
+regenerated answer, a client's retry, the same prompt in another mode) is not read again."""
+
+
 class ProbeGuard:
     """Scores a request by the model's hidden state under the shipped head (`check`; the input stage only).
     The model's context opens on the first check (~2 s), from `opener`."""
@@ -143,11 +150,22 @@ class ProbeGuard:
         self.head = head
         self._open = opener
         self._hidden: Reader | None = None
+        self._scores: OrderedDict[str, float] = OrderedDict()
+        self._lock = threading.Lock()
 
     def score(self, text: str) -> float:
+        with self._lock:
+            if text in self._scores:
+                self._scores.move_to_end(text)
+                return self._scores[text]
         if self._hidden is None:  # the opener finds the model file (a stamp read) and shares its context
             self._hidden = self._open()
-        return self.head.score(self._hidden(self.head.turn, text))
+        score = self.head.score(self._hidden(self.head.turn, text))
+        with self._lock:
+            self._scores[text] = score
+            while len(self._scores) > REMEMBERED:
+                self._scores.popitem(last=False)
+        return score
 
     async def check(self, text: str, stage: Stage, asked: str = "") -> Verdict:
         return Verdict(harm=await asyncio.to_thread(self.score, text), category=None, guard=self.name)

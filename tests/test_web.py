@@ -35,7 +35,7 @@ ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--d
 if CHROMIUM is None:
     pytest.skip("chromium is not installed (make test installs it when run as root)", allow_module_level=True)
 
-from playwright.sync_api import FilePayload, Page, Route, expect, sync_playwright  # noqa: E402
+from playwright.sync_api import FilePayload, Locator, Page, Request, Route, expect, sync_playwright  # noqa: E402
 
 
 @pytest.fixture(scope="module")
@@ -224,3 +224,40 @@ def test_dropped_audio_shows_what_was_heard(
     assert "capital of france" in caption.inner_text().lower()
     assert "Spoken: " in app.state.assistant._backends["fake"].prompts[-1]
     page.screenshot(path=str(tmp_path / "heard.png"))
+
+
+def test_a_conversation_past_the_context_leaves_out_its_oldest_turns(
+    browser_page: Page, fake_server: tuple[str, FastAPI]
+) -> None:
+    """The fake model's context is 256 tokens, a word each. Two 70-word turns fit; with a third the server
+    says the context is exceeded, so the page sends the turn again without the first exchange and says
+    so. A turn longer than the context alone has nothing to leave out: the server's error is shown."""
+    url, app = fake_server
+    page = on_fake(browser_page, url)
+    sent: list[int] = []
+
+    def count(request: Request) -> None:
+        if request.url.endswith("/v1/chat/completions"):
+            sent.append(len(json.loads(request.post_data or "{}")["messages"]))
+
+    page.on("request", count)
+
+    def say(words: int, first: str) -> Locator:
+        page.fill("#input", " ".join([first] + ["word"] * (words - 1)))
+        page.keyboard.press("Enter")
+        answer = page.locator(".msg.assistant").last
+        expect(answer.locator(".meta, .error").first).not_to_be_empty(timeout=30_000)
+        return answer
+
+    for first in ("one", "two"):
+        expect(say(70, first).locator(".meta")).to_contain_text("tokens")
+    third = say(70, "three")
+    expect(third.locator(".meta")).to_contain_text("2 earlier messages left out to fit the model's context")
+    assert sent == [1, 3, 5, 3] and not third.locator(".error").count()
+    prompt = app.state.assistant._backends["fake"].prompts[-1]
+    assert "two word" in prompt and "three word" in prompt and "one word" not in prompt
+
+    fourth = say(300, "four")  # tried as it is (5), without the second exchange (3), then alone (1)
+    expect(fourth.locator(".error")).to_contain_text("context")
+    assert sent[4:] == [5, 3, 1]
+    page.remove_listener("request", count)

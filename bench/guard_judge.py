@@ -20,12 +20,11 @@ import time
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from ponder.assistant import Assistant
 from ponder.config import Settings
 from ponder.evals import safety_data as data
 from ponder.evals.safety_data import Example
+from ponder.guard import cost
 from ponder.guard.audit import AuditLog
 from ponder.guard.base import Guard, Stage, Verdict
 from ponder.guard.classifier import shared
@@ -59,11 +58,8 @@ def sets(limit: int, seed: int) -> dict[str, list[Example]]:
     return out
 
 
-def percentiles(values: list[float]) -> dict[str, float | int]:
-    if not values:
-        return {"n": 0}
-    p50, p95 = np.percentile(values, [50, 95]) * 1000
-    return {"n": len(values), "p50_ms": round(float(p50), 1), "p95_ms": round(float(p95), 1)}
+def percentiles(seconds: list[float]) -> dict[str, float | int]:
+    return cost.percentiles([t * 1000 for t in seconds])
 
 
 async def measure(settings: Settings, limit: int, seed: int) -> dict[str, Any]:

@@ -79,19 +79,20 @@ async def timed(guard: Guard, text: str, stage: Stage, asked: str = "") -> Verdi
     asked whether a refusal may be asked again)."""
     if _tally.get() is None:
         return await guard.check(text, stage, asked)
-    if _open.get() is None:
+    made = _open.get()
+    if made is None:
         async with check(stage):
             return await timed(guard, text, stage, asked)
-    made = _open.get()
     start = time.perf_counter()
     try:
         return await guard.check(text, stage, asked)
     finally:
-        if made is not None:
-            made.by[guard.name] = made.by.get(guard.name, 0.0) + time.perf_counter() - start
+        made.by[guard.name] = made.by.get(guard.name, 0.0) + time.perf_counter() - start
 
 
 def percentiles(ms: list[float]) -> dict[str, float | int]:
+    if not ms:
+        return {"n": 0}
     p50, p95 = np.percentile(ms, [50, 95])
     return {"n": len(ms), "p50_ms": round(float(p50), 1), "p95_ms": round(float(p95), 1)}
 

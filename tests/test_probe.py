@@ -7,6 +7,7 @@ import contextlib
 import json
 import math
 import re
+from dataclasses import replace
 from functools import partial
 from pathlib import Path
 
@@ -146,6 +147,10 @@ def test_a_head_scores_the_logistic_of_its_standardised_state_and_a_request_is_r
         guard.score(f"filler {i}")
     guard.score("a request")
     assert calls[-1] == "<user>a request</user>" and len(calls) == 2 + REMEMBERED + 1
+    # What is kept is the reading, not the score: another head with the same turn scores it afresh.
+    guard.head = replace(loaded, bias=loaded.bias + 1.0)
+    assert guard.score("a request") == pytest.approx(guard.head.score(state)) != loaded.score(state)
+    assert len(calls) == 2 + REMEMBERED + 1
 
 
 def test_the_shipped_head_is_pinned_to_the_default_models_file() -> None:

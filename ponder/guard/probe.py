@@ -135,9 +135,10 @@ Reader = Callable[[str, str], Array]
 
 
 REMEMBERED = 256
-"""Requests whose scores a probe keeps (the newest). A reading is a prefill of most of a second and the same
-for the same text, and the guard reads only the newest user turn, so a conversation sent again whole (a
-regenerated answer, a client's retry, the same prompt in another mode) is not read again."""
+"""Requests whose readings a probe keeps (the newest). A reading is a prefill of most of a second and the same
+for the same turn and text, and the guard reads only the newest user turn, so a conversation sent again whole
+(a regenerated answer, a client's retry, the same prompt in another mode) is not read again. The state is
+kept, not the score, so a head swapped in (`bench.probe score --head`) scores it afresh."""
 
 
 class ProbeGuard:
@@ -150,22 +151,26 @@ class ProbeGuard:
         self.head = head
         self._open = opener
         self._hidden: Reader | None = None
-        self._scores: OrderedDict[str, float] = OrderedDict()
+        self._states: OrderedDict[tuple[str, str], Array] = OrderedDict()
         self._lock = threading.Lock()
 
     def score(self, text: str) -> float:
+        return self.head.score(self._read(self.head.turn, text))
+
+    def _read(self, turn: str, text: str) -> Array:
+        key = (turn, text)
         with self._lock:
-            if text in self._scores:
-                self._scores.move_to_end(text)
-                return self._scores[text]
+            if key in self._states:
+                self._states.move_to_end(key)
+                return self._states[key]
         if self._hidden is None:  # the opener finds the model file (a stamp read) and shares its context
             self._hidden = self._open()
-        score = self.head.score(self._hidden(self.head.turn, text))
+        state = self._hidden(turn, text)
         with self._lock:
-            self._scores[text] = score
-            while len(self._scores) > REMEMBERED:
-                self._scores.popitem(last=False)
-        return score
+            self._states[key] = state
+            while len(self._states) > REMEMBERED:
+                self._states.popitem(last=False)
+        return state
 
     async def check(self, text: str, stage: Stage, asked: str = "") -> Verdict:
         return Verdict(harm=await asyncio.to_thread(self.score, text), category=None, guard=self.name)

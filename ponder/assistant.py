@@ -20,7 +20,7 @@ from pydantic import BaseModel, ValidationError
 from ponder.backends.base import Backend, open_backend
 from ponder.calls.mode import CallingMode
 from ponder.calls.spec import CallPolicy, check_conversation
-from ponder.config import Effort, GuardSettings, Settings
+from ponder.config import Effort, Settings
 from ponder.errors import BadRequest, UnknownPlugin, WrongModelKind, first_problem
 from ponder.guard.base import Guard
 from ponder.guard.policy import Asked, Decision, Screen
@@ -171,6 +171,39 @@ class Assistant:
 
     # --- safety ---------------------------------------------------------------------------------
 
+    def _majority(self, mode: Mode, request: RunRequest) -> Polled | None:
+        """The model's openings for `request` and the run that answers from the majority's side
+        (`guard.majority_openings`), for a mode polled by itself or another (`Mode.polled_by`), when it
+        samples (greedy openings are all alike) freely (no grammar) and at some length.
+
+        A mode polled by another (thinking, contemplate and auto, by instant under instant's own options)
+        answers a refusal in that mode, continuing the refusing opening, and an answer its own way. The
+        first tokens of a trace do not refuse as an answer's do: without instant's openings, thinking
+        answered 5 of XSTest's unsafe items 101-140 (`bench/results/safety-1.5b-v14-thinking-xstest-101-140`),
+        instant 2, and instant's model had refused four of those five in words.
+        """
+        g = self.settings.guard
+        k, tokens, p = g.majority_openings, g.majority_tokens, request.params
+        by = getattr(mode, "polled_by", "")
+        if not by or k < 2 or p.temperature <= 0 or p.grammar or p.max_tokens < 2 * tokens:
+            return None
+        pollster = mode if by == mode.name else get_mode(by)
+        polling = request if pollster is mode else replace(request, options=self._options(by, pollster.sections, {}))
+        update = {"max_tokens": tokens, "logprobs": False, "top_logprobs": 0}
+        short = replace(polling, params=p.model_copy(update=update))
+
+        async def openings() -> list[str]:
+            return await openings_of(pollster, short, k)
+
+        def answer_from(words: str, refuses: bool) -> AsyncGenerator[Event, None]:
+            if pollster is not mode and not refuses:
+                return collect_usage(run_choices(mode, request, 1))
+            left = max(p.max_tokens - request.backend.count_tokens(words), 1)
+            start = replace(polling, params=p.model_copy(update={"max_tokens": left}), opening=words)
+            return collect_usage(run_choices(pollster, start, 1))
+
+        return Polled(openings, answer_from)
+
     def screen(self) -> Screen | None:
         """The guard, loaded on first use (None when the operator turned it off)."""
         g = self.settings.guard
@@ -266,7 +299,7 @@ class Assistant:
                     retry = replace(request, messages=reassured(request.messages), opening=opening)
                     return collect_usage(run_choices(mode, retry, n))
 
-                polled = majority(mode, request, self.settings.guard)
+                polled = self._majority(mode, request)
             events = guarded(
                 screen, asked, n, events, self.settings.guard.stream_window, again, told=told, polled=polled
             )
@@ -281,26 +314,6 @@ class Assistant:
                 while seen:
                     yield seen.pop(0)
                 yield event
-
-
-def majority(mode: Mode, request: RunRequest, g: GuardSettings) -> Polled | None:
-    """The model's openings for `request` and the run that answers from one (`guard.majority_openings`), for a
-    mode that polls, when it samples (greedy openings are all alike) freely (no grammar) and at some length."""
-    k, tokens = g.majority_openings, g.majority_tokens
-    p = request.params
-    if not getattr(mode, "polls", False) or k < 2 or p.temperature <= 0 or p.grammar or p.max_tokens < 2 * tokens:
-        return None
-    probe = replace(request, params=p.model_copy(update={"max_tokens": tokens, "logprobs": False, "top_logprobs": 0}))
-
-    async def openings() -> list[str]:
-        return await openings_of(mode, probe, k)
-
-    def answer_from(words: str) -> AsyncGenerator[Event, None]:
-        left = max(p.max_tokens - request.backend.count_tokens(words), 1)
-        start = replace(request, params=p.model_copy(update={"max_tokens": left}), opening=words)
-        return collect_usage(run_choices(mode, start, 1))
-
-    return Polled(openings, answer_from)
 
 
 async def attachment_refused(screen: Screen, flags: list[Flag], quoted: list[str]) -> Decision | None:

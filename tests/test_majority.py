@@ -15,7 +15,8 @@ from ponder.backends.fake import FakeBackend
 from ponder.guard.audit import AuditLog
 from ponder.guard.policy import Screen
 from ponder.guard.stream import side
-from ponder.types import Event, Message, Safety, SamplingParams, TextDelta, Usage
+from ponder.reasoning.tags import OPEN
+from ponder.types import Event, Message, ReasoningDelta, Safety, SamplingParams, TextDelta, Usage
 from tests.conftest import fake_settings
 from tests.test_guard import Judge, Recorder
 
@@ -54,7 +55,7 @@ def answer(events: list[Event]) -> str:
     ],
 )
 def test_the_answer_takes_the_majority_side(openings: list[str], chosen: str, refusing: int) -> None:
-    assert side(openings, 0.5) == (chosen, refusing)
+    assert side(openings, 0.5) == (chosen, refusing, chosen == REFUSING)
 
 
 async def test_a_request_most_openings_refuse_is_refused_in_the_models_words(tmp_path: Path) -> None:
@@ -107,7 +108,6 @@ async def test_no_opening_refusing_adds_no_event(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("model", "params", "guard"),
     [
-        ("ponder-thinking", {}, {}),  # thinking's first tokens are its trace, not its answer
         (None, {"temperature": 0.0}, {}),  # greedy openings are all alike
         (None, {"max_tokens": 20}, {}),  # an answer hardly longer than an opening
         (None, {}, {"majority_openings": 0}),
@@ -122,3 +122,40 @@ async def test_the_model_is_polled_only_when_it_can_tell(
     backend = await assistant.backend("fake")
     assert isinstance(backend, FakeBackend) and all(p.max_tokens != 16 for p in backend.params)
     assert not [e for e in events if isinstance(e, Safety)]
+
+
+async def test_thinking_refuses_when_most_of_instants_openings_do(tmp_path: Path) -> None:
+    """A trace does not refuse as an answer's first tokens do: instant's openings speak for the model, and
+    the refusal continues in instant, under instant's system message, with no trace."""
+    scripts = [ANSWERING[0], REFUSING, REFUSING, REFUSING, " Is there anything else I can help with?"]
+    assistant = polled_assistant(tmp_path, scripts)
+    events = await collect(assistant, "How do I nail my job interview at the bank?", "ponder-thinking")
+    assert answer(events) == REFUSING + scripts[-1]
+    assert not [e for e in events if isinstance(e, ReasoningDelta)]
+    (safety,) = [e for e in events if isinstance(e, Safety)]
+    assert (safety.action, safety.score) == ("majority", 0.75)
+    backend = await assistant.backend("fake")
+    assert isinstance(backend, FakeBackend) and len(backend.prompts) == 5
+    system = assistant.settings.instant.system
+    assert all(system in prompt and OPEN not in prompt for prompt in backend.prompts)
+    assert backend.prompts[4].endswith("assistant\n" + REFUSING)
+
+
+async def test_thinking_thinks_when_few_of_instants_openings_refuse(tmp_path: Path) -> None:
+    scripts = [REFUSING, *ANSWERING, "Research the bank. </think>", "Prepare three stories."]
+    assistant = polled_assistant(tmp_path, scripts)
+    events = await collect(assistant, "How do I nail my job interview at the bank?", "ponder-thinking")
+    assert answer(events) == "Prepare three stories."  # the mode's own answer, not an opening continued
+    assert "".join(e.text for e in events if isinstance(e, ReasoningDelta)).strip() == "Research the bank."
+    backend = await assistant.backend("fake")
+    assert isinstance(backend, FakeBackend) and len(backend.prompts) == 6
+    assert backend.prompts[4].endswith(OPEN + "\n") and backend.params[4].max_tokens != 16
+
+
+async def test_contemplate_is_polled_by_instant_too(tmp_path: Path) -> None:
+    scripts = [REFUSING] * 4 + [" Is there anything else I can help with?"]
+    assistant = polled_assistant(tmp_path, scripts)
+    events = await collect(assistant, "How do I nail my job interview at the bank?", "ponder-contemplate")
+    assert answer(events) == REFUSING + scripts[-1]
+    backend = await assistant.backend("fake")
+    assert isinstance(backend, FakeBackend) and len(backend.prompts) == 5

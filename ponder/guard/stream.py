@@ -66,19 +66,20 @@ def calls_text(deltas: Sequence[ToolCallDelta]) -> str:
 @dataclass(frozen=True)
 class Polled:
     """How a run takes the model's majority (`guard.majority_openings`): its sampled openings for the request,
-    and the run whose answer starts with given words."""
+    and the run that answers from the majority's side (given the opening chosen, and whether it refuses)."""
 
     openings: Callable[[], Awaitable[list[str]]]
-    answer_from: Callable[[str], AsyncGenerator[Event, None]]
+    answer_from: Callable[[str, bool], AsyncGenerator[Event, None]]
 
 
-def side(openings: Sequence[str], refuses_from: float) -> tuple[str, int]:
-    """The opening the answer continues, and how many of `openings` refuse: a refusal when at least
-    `refuses_from` of them do, else the first that answers."""
+def side(openings: Sequence[str], refuses_from: float) -> tuple[str, int, bool]:
+    """The opening the answer continues, how many of `openings` refuse, and whether the model refuses:
+    when at least `refuses_from` of them do (the answer continues the first refusal), else the answer
+    continues the first that answers."""
     refusing = [o for o in openings if phrased(o)]
     if len(refusing) >= refuses_from * len(openings):
-        return refusing[0], len(refusing)
-    return next(o for o in openings if o not in refusing), len(refusing)
+        return refusing[0], len(refusing), True
+    return next(o for o in openings if o not in refusing), len(refusing), False
 
 
 def _refuse(decision: Decision, index: int, replaced: bool) -> list[Event]:
@@ -131,8 +132,8 @@ async def guarded(
     tool call are judged that way too; its text is the request the guard reads (the newest user turn).
 
     With `polled`, a request the guard let through is first answered in a few sampled openings, and the
-    answer continues one from the majority's side (`side`; a `Safety` event, action `majority`, with the
-    share that refused, when any did): a refusal then meets the second try like any other.
+    answer comes from the majority's side (`side`; a `Safety` event, action `majority`, with the share that
+    refused, when any did): a refusal then meets the second try like any other.
     """
     watching = again is not None and n == 1
     answer_again = False
@@ -147,9 +148,9 @@ async def guarded(
             return
         if polled is not None and cleared is None:
             openings = await polled.openings()
-            words, refusing = side(openings, screen.settings.majority_refuses_from)
-            await run.aclose()  # never started: the answer continues the chosen opening instead
-            run = polled.answer_from(words)
+            words, refusing, refuses = side(openings, screen.settings.majority_refuses_from)
+            await run.aclose()  # never started: the answer comes from the majority's side instead
+            run = polled.answer_from(words, refuses)
             if refusing:
                 share = round(refusing / len(openings), 4)
                 yield Safety("output", decision.category or "", share, "majority", False, 0)

@@ -26,6 +26,7 @@ from ponder.types import Event, Provenance, TextDelta, Usage
 class AutoMode:
     name = "auto"
     sections: tuple[str, ...] = ("auto", "instant", "contemplate", "reasoning")
+    polled_by = "instant"  # it answers in instant or escalates: instant's openings speak for the model
 
     async def run(self, request: RunRequest) -> AsyncGenerator[Event, None]:
         auto = AutoSettings.model_validate({k: v for k, v in request.options.items() if k in AutoSettings.model_fields})

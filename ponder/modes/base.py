@@ -77,9 +77,11 @@ def instructed(request: RunRequest) -> list[Message]:
 
 class Mode(Protocol):
     """A way to answer. A mode may also set `opens = True` when its answer can start from given words
-    (`RunRequest.opening`); modes without it, plugins included, are never given any. A mode whose first
-    tokens are the answer's own (instant, not thinking) may set `polls = True`: the guard then has it write a
-    few openings and answers from the majority's side (`guard.majority_openings`)."""
+    (`RunRequest.opening`); modes without it, plugins included, are never given any. A mode may name in
+    `polled_by` the mode whose sampled openings stand for the model's verdict on a request
+    (`guard.majority_openings`): its own name when its first tokens are the answer's (instant), or
+    "instant" when they are not (thinking's trace, contemplate's agents). The guard then answers from the
+    majority's side: a refusal continues in the polled mode, an answer is the mode's own."""
 
     name: str
     sections: tuple[str, ...]

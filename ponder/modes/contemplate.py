@@ -285,6 +285,7 @@ class ContemplateMode:
     name = "contemplate"
     # reasoning: the agents' instruction; agents: their tool loops' limits, with `use_tools`
     sections: tuple[str, ...] = ("contemplate", "reasoning", "agents")
+    polled_by = "instant"  # its first tokens are not its answer's: instant's openings speak for the model
 
     async def run(self, request: RunRequest) -> AsyncGenerator[Event, None]:
         fields = ContemplateSettings.model_fields

@@ -22,7 +22,7 @@ class InstantMode:
     name = "instant"
     sections: tuple[str, ...] = ("instant",)
     opens = True
-    polls = True
+    polled_by = "instant"
 
     async def run(self, request: RunRequest) -> AsyncGenerator[Event, None]:
         prompt = request.template.render(with_system(request), assistant_prefix=request.opening)

@@ -60,6 +60,7 @@ class ThinkingMode:
     name = "thinking"
     sections: tuple[str, ...] = ("reasoning",)
     opens = True
+    polled_by = "instant"  # its first tokens are the trace's: instant's openings speak for the model
 
     async def run(self, request: RunRequest) -> AsyncGenerator[Event, None]:
         backend, template, index = request.backend, request.template, request.index

@@ -41,6 +41,15 @@ class _Section(BaseModel):
 class EngineSettings(_Section):
     context: int = Field(4096, ge=256, description="Context window per sequence, in tokens.")
     parallel: int = Field(4, ge=1, le=64, description="Sequences decoded together in one batch.")
+    spare: int = Field(
+        8,
+        ge=0,
+        le=64,
+        description="Slots beyond `parallel` that keep finished prompts for reuse, at no memory cost (the cells "
+        "are `context` x `parallel` however many slots share them; when they run out, the idle slot used least "
+        "recently gives its back). With none, instant's majority writes its openings over the guard judge's "
+        "cached prompts, and each answer's first judged window prefills them again.",
+    )
     batch: int = Field(512, ge=32, description="Most tokens sent to the model in one forward pass.")
     threads: int | None = Field(None, ge=1, description="CPU threads (default: all cores).")
     max_queue: int = Field(32, ge=0, description="Requests that may wait for a free slot; more get 503.")

@@ -6,7 +6,13 @@ next token of *every* running sequence through the model in a single `llama_deco
 each forward pass (on 2 CPU cores: ~21 tok/s for one sequence, ~35 tok/s in aggregate for four).
 
 - Sequences live in slots (llama.cpp sequence ids) of a unified KV cache. New requests join the
-  running batch as soon as a slot frees (continuous batching); at most `max_queue` may wait.
+  running batch as soon as one of the `parallel` running places frees (continuous batching); at most
+  `max_queue` may wait.
+- A finished sequence's cells stay in its slot for reuse. `spare` slots beyond `parallel` keep more
+  of them at no memory cost: the pool is `context` × `parallel` cells however many slots share it, and
+  when it runs out, the least recently used idle slot gives its cells back. Without them, instant's
+  majority (eight openings, four at a time) took every slot and overwrote the guard judge's two cached
+  prompts, so every answer prefilled the judge's worked answers again.
 - A new prompt that shares a prefix with what any slot holds (another running request, or the
   earlier phase of the same conversation) copies those KV cells instead of recomputing them.
 - Prompts are prefilled in chunks that fill the rest of each batch, so a long prompt does not
@@ -111,6 +117,9 @@ class Slot:
     tokens: list[int] = field(default_factory=list)
     """What this sequence id holds in the KV cache, position by position."""
     owner: Sequence | None = None
+    used: int = 0
+    """When it was last taken or copied from (a step of the engine's clock): the idle slot used least
+    recently gives its cells back first."""
 
 
 class Engine:
@@ -120,6 +129,7 @@ class Engine:
         *,
         context: int,
         parallel: int,
+        spare: int = 0,
         batch: int,
         threads: int | None,
         max_queue: int,
@@ -138,7 +148,7 @@ class Engine:
         params = llama_cpp.llama_context_default_params()
         params.n_ctx = context * parallel
         params.n_batch = params.n_ubatch = batch
-        params.n_seq_max = parallel
+        params.n_seq_max = parallel + spare
         params.n_threads = params.n_threads_batch = threads or os.cpu_count() or 1
         params.kv_unified = True  # one pool of cells shared by all slots, so prefixes can be shared
         params.no_perf = True
@@ -148,12 +158,13 @@ class Engine:
         vocab = self.model.vocab
         self._eog = np.array([t for t in range(self.n_vocab) if llama_cpp.llama_vocab_is_eog(vocab, t)], dtype=np.int64)
         self._batch = llama_cpp.llama_batch_init(batch, 0, 1)
-        self._slots = [Slot() for _ in range(parallel)]
+        self._slots = [Slot() for _ in range(parallel + spare)]
+        self._clock = itertools.count(1)
         self._waiting: deque[Sequence] = deque()
         self._active: list[Sequence] = []
         self._cv = threading.Condition()
         self._stopping = False
-        self._counts = {"completed": 0, "cancelled": 0, "failed": 0, "cached_tokens": 0}
+        self._counts = {"completed": 0, "cancelled": 0, "failed": 0, "cached_tokens": 0, "released": 0}
         self._seeds = itertools.count(int.from_bytes(os.urandom(4), "little"))
         self._thread = threading.Thread(target=self._run, name="ponder-engine", daemon=True)
         self._thread.start()
@@ -190,7 +201,14 @@ class Engine:
 
     def stats(self) -> dict[str, int]:
         with self._cv:
-            return {"active": len(self._active), "waiting": len(self._waiting), "slots": self.parallel, **self._counts}
+            held = sum(1 for s in self._slots if s.owner is None and s.tokens)
+            return {
+                "active": len(self._active),
+                "waiting": len(self._waiting),
+                "slots": self.parallel,
+                "idle_held": held,
+                **self._counts,
+            }
 
     def close(self) -> None:
         with self._cv:
@@ -228,10 +246,8 @@ class Engine:
             self._finish(seq, "cancelled")
 
     def _admit(self) -> None:
-        while self._waiting:
+        while self._waiting and len(self._active) < self.parallel:
             free = [i for i, s in enumerate(self._slots) if s.owner is None]
-            if not free:
-                return
             seq = self._waiting.popleft()
             src, dst, shared = place([s.tokens for s in self._slots], free, seq.prompt)
             if self._sibling_prefilling(seq, shared):
@@ -243,7 +259,9 @@ class Engine:
             else:
                 llama_cpp.llama_memory_seq_rm(mem, dst, -1, -1)
                 llama_cpp.llama_memory_seq_cp(mem, src, dst, 0, shared)
-            self._slots[dst] = Slot(tokens=seq.prompt[:shared], owner=seq)
+            now = next(self._clock)
+            self._slots[src].used = now
+            self._slots[dst] = Slot(tokens=seq.prompt[:shared], owner=seq, used=now)
             seq.slot, seq.cached, seq.pending = dst, shared, seq.prompt[shared:]
             seq.sampler = self._make_sampler(seq.params)
             self._active.append(seq)
@@ -296,7 +314,9 @@ class Engine:
                 batch.logits[n - 1] = True
                 rows.append((seq, n - 1))
         batch.n_tokens = n
-        rc = llama_cpp.llama_decode(self.ctx.ctx, batch)
+        # 1: no room in the pool for this batch (llama.cpp has changed nothing); idle slots give theirs back.
+        while (rc := llama_cpp.llama_decode(self.ctx.ctx, batch)) == 1 and self._release_idle():
+            pass
         if rc != 0:
             raise RuntimeError(f"llama_decode returned {rc}")
         with self._cv:
@@ -305,6 +325,18 @@ class Engine:
                     self._finish(seq, "cancelled")
                 else:
                     self._sample(seq, idx)
+
+    def _release_idle(self) -> bool:
+        """Drop the cells of the idle slot used least recently; False when no idle slot holds any.
+        Cells another slot shares stay in the pool, so it may take more than one."""
+        idle = [i for i, s in enumerate(self._slots) if s.owner is None and s.tokens]
+        if not idle:
+            return False
+        i = min(idle, key=lambda k: self._slots[k].used)
+        llama_cpp.llama_memory_seq_rm(self.ctx.memory, i, -1, -1)
+        self._slots[i].tokens = []
+        self._counts["released"] += 1
+        return True
 
     def _sample(self, seq: Sequence, idx: int) -> None:
         if seq.sampler is None:  # set at admission; a sequence without one was never admitted

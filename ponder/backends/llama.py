@@ -28,6 +28,7 @@ class LlamaBackend:
             spec.gguf(settings.cache_dir),
             context=spec.context,
             parallel=eng.parallel,
+            spare=eng.spare,
             batch=eng.batch,
             threads=eng.threads,
             max_queue=eng.max_queue,

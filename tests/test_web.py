@@ -261,3 +261,34 @@ def test_a_conversation_past_the_context_leaves_out_its_oldest_turns(
     expect(fourth.locator(".error")).to_contain_text("context")
     assert sent[4:] == [5, 3, 1]
     page.remove_listener("request", count)
+
+
+def test_a_thinking_answer_past_the_context_is_sent_again_without_the_oldest_turns(
+    browser_page: Page, fake_server: tuple[str, FastAPI]
+) -> None:
+    """Thinking's answer is asked after its trace, in a longer prompt, so a turn that fits can overflow once
+    the trace is shown: the stream ends in the server's error. The page clears the trace it showed and
+    sends the turn again without the first exchange, as when the server refuses the request at once."""
+    url, app = fake_server
+    page = on_fake(browser_page, url)
+    page.select_option("#mode", "ponder-thinking")
+    sent: list[int] = []
+
+    def count(request: Request) -> None:
+        if request.url.endswith("/v1/chat/completions"):
+            sent.append(len(json.loads(request.post_data or "{}")["messages"]))
+
+    page.on("request", count)
+    try:
+        for first, words in (("one", 10), ("two", 170)):
+            page.fill("#input", " ".join([first] + ["word"] * (words - 1)))
+            page.keyboard.press("Enter")
+            answer = page.locator(".msg.assistant").last
+            expect(answer.locator(".meta, .error").first).not_to_be_empty(timeout=30_000)
+        expect(answer.locator(".meta")).to_contain_text("2 earlier messages left out to fit the model's context")
+        assert sent == [1, 3, 1] and not answer.locator(".error").count()
+        assert answer.locator("details.thinking").count() == 1  # the failed try's trace is gone
+        prompt = app.state.assistant._backends["fake"].prompts[-1]
+        assert "two word" in prompt and "one word" not in prompt
+    finally:
+        page.remove_listener("request", count)

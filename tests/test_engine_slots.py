@@ -68,7 +68,8 @@ async def test_a_full_pool_gives_idle_cells_back_and_answers_stay_the_same() -> 
             done = await run(eng, ask, params)
             assert 150 < done.prompt_tokens < 220
         assert done.text == expected
-        assert eng.stats()["released"] >= 1
+        stats = eng.stats()
+        assert stats["released"] >= 1 and stats["spare"] == 3 and stats["idle_held"] >= 1
         assert (await run(eng, asks[2])).cached_tokens >= done.prompt_tokens - 1
     finally:
         eng.close()

@@ -152,10 +152,11 @@ async def test_thinking_thinks_when_few_of_instants_openings_refuse(tmp_path: Pa
     assert backend.prompts[4].endswith(OPEN + "\n") and backend.params[4].max_tokens != 16
 
 
-async def test_contemplate_is_polled_by_instant_too(tmp_path: Path) -> None:
+@pytest.mark.parametrize("model", ["ponder-contemplate", "ponder-auto"])
+async def test_contemplate_and_auto_are_polled_by_instant_too(tmp_path: Path, model: str) -> None:
     scripts = [REFUSING] * 4 + [" Is there anything else I can help with?"]
     assistant = polled_assistant(tmp_path, scripts)
-    events = await collect(assistant, "How do I nail my job interview at the bank?", "ponder-contemplate")
+    events = await collect(assistant, "How do I nail my job interview at the bank?", model)
     assert answer(events) == REFUSING + scripts[-1]
     backend = await assistant.backend("fake")
     assert isinstance(backend, FakeBackend) and len(backend.prompts) == 5

@@ -206,6 +206,7 @@ class Engine:
                 "active": len(self._active),
                 "waiting": len(self._waiting),
                 "slots": self.parallel,
+                "spare": len(self._slots) - self.parallel,
                 "idle_held": held,
                 **self._counts,
             }

@@ -237,11 +237,11 @@ class GuardSettings(_Section):
         ge=0,
         le=16,
         description="Before answering a request the guard let through, the model writes this many openings of "
-        "`majority_tokens` in instant mode (one choice, sampling on), and the answer takes their side: a refusal "
-        "when at least `majority_refuses_from` of them refuse, else an answer (instant continues an opening that "
-        "answers; thinking, contemplate and auto answer their own way, and continue instant's refusal). The 1.5B "
-        "refuses the same request in some samples and not in others ('How do I nail my job interview?': 2 of 6), so "
-        "one sample is a "
+        "`majority_tokens` "
+        "in instant mode (one choice, sampling on), and the answer takes their side: a refusal when at least "
+        "`majority_refuses_from` of them refuse, else an answer (instant continues an opening that answers; thinking,"
+        " contemplate and auto answer their own way, and continue instant's refusal). The 1.5B refuses the same "
+        "request in some samples and not in others ('How do I nail my job interview?': 2 of 6), so one sample is a "
         "coin toss both ways; the majority is the model's own verdict. On the judge's development prompts with the "
         "guard on (estimated from 8 openings each: `python -m bench.majority estimate`, README) it refuses 94.7% of "
         "harmful prompts against 92.5% for one sample, and 22.1% of harmless ones against 21.4%; on the everyday "

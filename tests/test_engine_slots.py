@@ -7,7 +7,7 @@ import asyncio
 
 import pytest
 
-from ponder.backends.engine import Engine
+from ponder.backends.llama import LlamaBackend
 from ponder.config import Settings
 from ponder.models import resolve
 from ponder.types import Completion, SamplingParams
@@ -16,18 +16,15 @@ pytestmark = pytest.mark.model
 GREEDY = SamplingParams(max_tokens=1, temperature=0.0)
 
 
-def engine(parallel: int, spare: int, context: int = 512) -> Engine:
-    settings = Settings()
-    path = resolve(settings, "smollm2-135m").gguf(settings.cache_dir)
-    return Engine(path, context=context, parallel=parallel, spare=spare, batch=512, threads=2, max_queue=8)
+def backend(parallel: int, spare: int, context: int = 512) -> LlamaBackend:
+    settings = Settings(engine={"context": context, "parallel": parallel, "spare": spare, "threads": 2})
+    return LlamaBackend(resolve(settings, "smollm2-135m"), settings)
 
 
-async def run(eng: Engine, text: str, params: SamplingParams = GREEDY) -> Completion:
-    sink: asyncio.Queue[object] = asyncio.Queue()
-    eng.submit(eng.tokenize(text), params, asyncio.get_running_loop(), sink)  # type: ignore[arg-type]
-    while not isinstance(item := await sink.get(), Completion):
-        assert not isinstance(item, BaseException), item
-    return item
+async def run(model: LlamaBackend, text: str, params: SamplingParams = GREEDY) -> Completion:
+    items = [item async for item in model.stream(text, params)]
+    assert isinstance(items[-1], Completion)
+    return items[-1]
 
 
 def policy(name: str, lines: int = 20) -> str:
@@ -39,7 +36,7 @@ def policy(name: str, lines: int = 20) -> str:
 async def test_a_burst_of_openings_leaves_a_long_prompt_cached_only_with_spare_slots(spare: int, kept: bool) -> None:
     """Two places, as the guard's judge prompt waits between checks while four openings of another
     prompt run two at a time: with spare slots they take those, and the judge's cells survive."""
-    eng = engine(parallel=2, spare=spare)
+    eng = backend(parallel=2, spare=spare)
     try:
         judge = policy("judge")
         first = await run(eng, judge)
@@ -49,7 +46,7 @@ async def test_a_burst_of_openings_leaves_a_long_prompt_cached_only_with_spare_s
         again = await run(eng, judge)
         assert (again.cached_tokens >= first.prompt_tokens - 1) is kept
     finally:
-        eng.close()
+        await eng.aclose()
 
 
 async def test_a_full_pool_gives_idle_cells_back_and_answers_stay_the_same() -> None:
@@ -57,19 +54,19 @@ async def test_a_full_pool_gives_idle_cells_back_and_answers_stay_the_same() -> 
     answer is the one a fresh engine gives, and the newest prompt is still cached."""
     asks = [policy(name, 12) + "\nWhat is rule 3?" for name in ("north", "south", "east")]
     params = SamplingParams(max_tokens=12, temperature=0.0)
-    fresh = engine(parallel=1, spare=0, context=256)
+    fresh = backend(parallel=1, spare=0, context=256)
     try:
         expected = (await run(fresh, asks[2], params)).text
     finally:
-        fresh.close()
-    eng = engine(parallel=1, spare=3, context=256)
+        await fresh.aclose()
+    eng = backend(parallel=1, spare=3, context=256)
     try:
         for ask in asks:
             done = await run(eng, ask, params)
             assert 150 < done.prompt_tokens < 220
         assert done.text == expected
-        stats = eng.stats()
+        stats = eng.engine.stats()
         assert stats["released"] >= 1 and stats["spare"] == 3 and stats["idle_held"] >= 1
         assert (await run(eng, asks[2])).cached_tokens >= done.prompt_tokens - 1
     finally:
-        eng.close()
+        await eng.aclose()

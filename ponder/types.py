@@ -261,6 +261,8 @@ class Completion:
     completion_tokens: int
     cached_tokens: int = 0
     text: str = ""
+    state: Any = None
+    """A reading sequence's hidden state at the prompt's last token (a float32 array; local engine only)."""
 
 
 BackendItem = Chunk | Completion

@@ -5,12 +5,13 @@ from __future__ import annotations
 
 import asyncio
 
+import numpy as np
 import pytest
 
 from ponder.backends.llama import LlamaBackend
 from ponder.config import Settings
 from ponder.models import resolve
-from ponder.types import Completion, SamplingParams
+from ponder.types import Chunk, Completion, SamplingParams
 
 pytestmark = pytest.mark.model
 GREEDY = SamplingParams(max_tokens=1, temperature=0.0)
@@ -70,3 +71,38 @@ async def test_a_full_pool_gives_idle_cells_back_and_answers_stay_the_same() -> 
         assert (await run(eng, asks[2])).cached_tokens >= done.prompt_tokens - 1
     finally:
         await eng.aclose()
+
+
+async def test_a_reading_beside_running_answers_leaves_them_and_itself_as_they_are() -> None:
+    """A reading's last token takes a step of its own with embeddings on (the other prompts' chunks wait a
+    step): the answers generating and prefilling meanwhile start as they do without it, token for token with
+    the same log-probabilities up to batched numerics (a batch's make-up moves them slightly, and a greedy
+    answer 24 tokens long may part ways on a near tie), and the state is the one read alone."""
+    asks = [policy("west", 8) + "\nWhat is rule 2?", "Tell me about the sea."]
+    read = policy("read", 6) + "\nWhat is rule 1?"
+    params = SamplingParams(max_tokens=6, temperature=0.0, logprobs=True)
+    runs: list[list[list[tuple[str, float]]]] = []
+    for reading in (False, True):
+        eng = backend(parallel=4, spare=0)
+        try:
+            state = await eng.read(read) if reading else None
+            answers = [asyncio.create_task(tokens(eng, ask, params)) for ask in asks]
+            beside = await eng.read(read) if reading else None
+            runs.append(list(await asyncio.gather(*answers)))
+        finally:
+            await eng.aclose()
+    for without, with_reading in zip(*runs, strict=True):
+        assert [t for t, _ in with_reading] == [t for t, _ in without]
+        assert max(abs(a - b) for (_, a), (_, b) in zip(with_reading, without, strict=True)) < 0.1
+    assert state is not None and beside is not None and state.shape == (576,)
+    assert float(np.abs(beside - state).max()) < 1e-2 * float(np.abs(state).max())
+
+
+async def tokens(model: LlamaBackend, text: str, params: SamplingParams) -> list[tuple[str, float]]:
+    """The answer's tokens and their log-probabilities."""
+    return [
+        (lp.token, lp.logprob)
+        async for item in model.stream(text, params)
+        if isinstance(item, Chunk)
+        for lp in item.logprobs
+    ]

@@ -16,10 +16,11 @@ import pytest
 
 from ponder.assistant import Assistant
 from ponder.backends.fake import FakeBackend
+from ponder.errors import ContextOverflow
 from ponder.guard.audit import AuditLog
 from ponder.guard.base import Stage, Verdict
 from ponder.guard.policy import Screen
-from ponder.guard.probe import REMEMBERED, Head, ProbeGuard, Reader, head_path, shipped
+from ponder.guard.probe import REMEMBERED, TAIL_CHARS, Head, ProbeGuard, head_path, shipped, turn_of
 from ponder.guard.refusals import refusal
 from ponder.models.catalogue import CATALOGUE
 from ponder.types import Safety
@@ -107,7 +108,9 @@ async def test_the_probe_reads_only_the_request(tmp_path: Path) -> None:
     assert probe.stages == ["input"] and "output" in recorder.stages
 
 
-def test_a_head_scores_the_logistic_of_its_standardised_state_and_a_request_is_read_once(tmp_path: Path) -> None:
+async def test_a_head_scores_the_logistic_of_its_standardised_state_and_a_request_is_read_once(
+    tmp_path: Path,
+) -> None:
     head = Head(
         mean=np.array([1.0, 0.0], np.float32),
         scale=np.array([2.0, 1.0], np.float32),
@@ -125,37 +128,50 @@ def test_a_head_scores_the_logistic_of_its_standardised_state_and_a_request_is_r
 
     calls: list[str] = []
 
-    def hidden(turn: str, text: str) -> np.ndarray:
-        calls.append(turn.format(text=text))
+    async def read(prompt: str) -> np.ndarray:
+        calls.append(prompt)
         return state
 
-    opened: list[int] = []
-
-    def opener() -> Reader:
-        opened.append(1)
-        return hidden
-
-    guard = ProbeGuard(loaded, opener)
-    assert guard.score("a request") == pytest.approx(loaded.score(state))
-    guard.score("another")
-    assert calls == ["<user>a request</user>", "<user>another</user>"]
-    assert len(opened) == 1  # the context is found once, not on every check
+    guard = ProbeGuard(loaded, read)
+    assert await guard.score("a request {with braces}") == pytest.approx(loaded.score(state))
+    await guard.score("another")
+    assert calls == ["<user>a request {with braces}</user>", "<user>another</user>"]
 
     # A request read before is not read again, while it is among the newest `REMEMBERED`.
-    assert guard.score("a request") == pytest.approx(loaded.score(state)) and len(calls) == 2
+    assert await guard.score("a request {with braces}") == pytest.approx(loaded.score(state)) and len(calls) == 2
     for i in range(REMEMBERED):
-        guard.score(f"filler {i}")
-    guard.score("a request")
-    assert calls[-1] == "<user>a request</user>" and len(calls) == 2 + REMEMBERED + 1
+        await guard.score(f"filler {i}")
+    await guard.score("a request {with braces}")
+    assert calls[-1] == "<user>a request {with braces}</user>" and len(calls) == 2 + REMEMBERED + 1
     # What is kept is the reading, not the score: another head with the same turn scores it afresh.
     guard.head = replace(loaded, bias=loaded.bias + 1.0)
-    assert guard.score("a request") == pytest.approx(guard.head.score(state)) != loaded.score(state)
+    assert await guard.score("a request {with braces}") == pytest.approx(guard.head.score(state)) != loaded.score(state)
     assert len(calls) == 2 + REMEMBERED + 1
+
+
+async def test_a_request_too_long_for_the_context_is_read_by_its_tail() -> None:
+    """The reader refuses a prompt past the context (`ContextOverflow`): the probe reads the request's last
+    `TAIL_CHARS` characters, then halves of them, until it fits."""
+    zero = np.zeros(2, np.float32)
+    head = Head(mean=zero, scale=zero + 1, weights=zero, bias=0.0, model_sha256="ab" * 32, turn="<user>{text}</user>")
+    tried: list[int] = []
+
+    async def read(prompt: str) -> np.ndarray:
+        tried.append(len(prompt) - len("<user></user>"))
+        if tried[-1] > 600:
+            raise ContextOverflow("too long")
+        return np.zeros(2, np.float32)
+
+    await ProbeGuard(head, read).score("x" * 10_000)
+    assert tried == [TAIL_CHARS, TAIL_CHARS // 2, TAIL_CHARS // 4]
 
 
 def test_the_shipped_head_is_pinned_to_the_default_models_file() -> None:
     """A hidden state means nothing to a head trained on another model: the head loads only for the file
     it was trained on, and none is shipped for a model it was not trained for."""
+    from ponder.config import InstantSettings, Settings
+    from ponder.models import resolve
+
     model = CATALOGUE["qwen2.5-coder-1.5b"]
     head = shipped(model.name, model.sha256)
     assert head is not None and head.weights.shape == head.mean.shape == (1536,)
@@ -163,28 +179,41 @@ def test_the_shipped_head_is_pinned_to_the_default_models_file() -> None:
     assert not head_path("smollm2-135m").exists()
     manifest = json.loads(head_path(model.name).with_suffix(".json").read_text())
     assert "xstest" in manifest["held_out_for_evaluation"] and manifest["training_examples"] > 1000
+    # It reads a request as instant mode puts it to the model, so that the answer reuses the reading's prefill.
+    assert head.turn == turn_of(resolve(Settings(), model.name).template, InstantSettings().system)
 
 
-def test_hidden_states_come_from_the_model_file_itself(capsys: pytest.CaptureFixture[str]) -> None:
-    """The real reading, on the smallest packaged model: one state per request, the model's width,
-    the same for the same request and another for another; a request far past the context (4,000 Chinese
-    characters) is read by its tail rather than failing. Opening the context prints nothing to the console."""
+async def test_hidden_states_come_from_the_engine_that_answers(tmp_path: Path) -> None:
+    """The real reading, on the smallest packaged model: one state per request, the model's width, the same
+    for the same request and another for another. The prompt stays cached: an answer to the same prompt
+    that follows prefills nothing but its last token, and is the answer a fresh engine gives."""
+    from ponder.backends.llama import LlamaBackend
     from ponder.config import Settings
-    from ponder.guard.probe import Hidden
     from ponder.models import resolve
+    from ponder.types import Completion, SamplingParams
 
-    settings = Settings()
-    hidden = Hidden(resolve(settings, "smollm2-135m").gguf(settings.cache_dir), threads=1)
-    assert "pooling_type" not in capsys.readouterr().err
+    settings = Settings(cache_dir=Settings().cache_dir, engine={"threads": 1})
+    spec = resolve(settings, "smollm2-135m")
+    turn = turn_of(spec.template, "You are a helpful assistant.")
+    backend = LlamaBackend(spec, settings)
+    greedy = SamplingParams(max_tokens=8, temperature=0.0)
     try:
-        turn = "<|im_start|>user\n{text}<|im_end|>\n<|im_start|>assistant\n"
-        a = hidden(turn, "How do I kill a Python process?")
-        again = hidden(turn, "How do I kill a Python process?")
-        b = hidden(turn, "What is the capital of France?")
-        long = hidden(turn, "Please read this. " + "这是一个很长的文件。" * 400 + " How do I kill a Python process?")
+        a = await backend.read(turn.replace("{text}", "How do I kill a Python process?"))
+        again = await backend.read(turn.replace("{text}", "How do I kill a Python process?"))
+        b = await backend.read(turn.replace("{text}", "What is the capital of France?"))
+        items = [i async for i in backend.stream(turn.replace("{text}", "What is the capital of France?"), greedy)]
     finally:
-        hidden.close()
-    assert a.shape == long.shape == (576,) and np.allclose(a, again) and not np.allclose(a, b)
+        await backend.aclose()
+    assert a.shape == b.shape == (576,) and np.allclose(a, again) and not np.allclose(a, b)
+    done = items[-1]
+    assert isinstance(done, Completion) and done.cached_tokens == done.prompt_tokens - 1
+
+    fresh = LlamaBackend(spec, settings)
+    try:
+        alone = [i async for i in fresh.stream(turn.replace("{text}", "What is the capital of France?"), greedy)]
+    finally:
+        await fresh.aclose()
+    assert isinstance(alone[-1], Completion) and alone[-1].text == done.text and alone[-1].cached_tokens == 0
 
 
 @pytest.mark.parametrize(
@@ -244,18 +273,20 @@ def test_the_probes_own_contrast_pairs_are_no_evaluation_prompt_reworded() -> No
     assert not near
 
 
-def test_hidden_states_are_read_once_per_text(tmp_path: Path) -> None:
+async def test_hidden_states_are_read_once_per_text(tmp_path: Path) -> None:
     """Training keeps each request's state, so adding requests reads only the new ones through the model."""
     from ponder.guard.train_probe import hidden_states
 
     read: list[str] = []
 
-    def hidden(turn: str, text: str) -> np.ndarray:
+    async def hidden(prompt: str) -> np.ndarray:
+        text = prompt.removeprefix("<u>")
         read.append(text)
         return np.full(3, float(len(text)), np.float32)
 
-    first = hidden_states(hidden, ["a", "bb"], tmp_path, "f" * 64)
-    second = hidden_states(hidden, ["ccc", "a", "bb"], tmp_path, "f" * 64)
+    first = await hidden_states(hidden, "<u>{text}", ["a", "bb"], tmp_path, "f" * 64, 2)
+    second = await hidden_states(hidden, "<u>{text}", ["ccc", "a", "bb"], tmp_path, "f" * 64, 2)
     assert read == ["a", "bb", "ccc"]
     assert first.tolist() == [[1.0] * 3, [2.0] * 3] and second[:, 0].tolist() == [3.0, 1.0, 2.0]
-    assert hidden_states(hidden, ["a"], tmp_path, "e" * 64).shape == (1, 3) and read[-1] == "a"  # per model
+    assert (await hidden_states(hidden, "<u>{text}", ["a"], tmp_path, "e" * 64, 2)).shape == (1, 3)  # per model
+    assert read[-1] == "a"

@@ -18,6 +18,11 @@ each forward pass (on 2 CPU cores: ~21 tok/s for one sequence, ~35 tok/s in aggr
 - Prompts are prefilled in chunks that fill the rest of each batch, so a long prompt does not
   stall the sequences already generating.
 - Cancelling a sequence frees its slot at the next step (one forward pass, tens of milliseconds).
+- A sequence may only *read* its prompt (`submit(..., reads=True)`): its answer is the model's hidden
+  state at the prompt's last token, which the guard's probe scores (`ponder.guard.probe`). Its cells stay
+  in its slot like any prompt's, so the answer to the same prompt that follows copies them and does not
+  prefill it again. llama.cpp outputs every token of a batch while embeddings are on, so a reader's last
+  token goes through in a step of its own with only the generating sequences' single tokens.
 
 The engine thread never touches asyncio objects directly: it hands results to the caller's event
 loop with `call_soon_threadsafe`.
@@ -47,6 +52,7 @@ from ponder.types import BackendItem, Chunk, Completion, FinishReason, SamplingP
 
 log = logging.getLogger(__name__)
 Sink = asyncio.Queue[BackendItem | BaseException]
+Array = np.ndarray[tuple[int], np.dtype[np.float32]]
 SHARE_MIN = 16
 """Waiting a step for a sibling's prefill is worth it only when it saves at least this many tokens."""
 
@@ -84,6 +90,9 @@ class Sequence:
     cached: int = 0
     cancelled: bool = False
     finished: bool = False
+    reads: bool = False
+    """Read the prompt only: finish with the hidden state at its last token, sampling nothing."""
+    state: Array | None = None
     _held: str = ""
     _text: list[str] = field(default_factory=list)
     _decoder: codecs.IncrementalDecoder = field(
@@ -154,6 +163,8 @@ class Engine:
         params.no_perf = True
         self.ctx = lli.LlamaContext(model=self.model, params=params, verbose=False)
         self.n_vocab = self.model.n_vocab()
+        self.n_embd = self.model.n_embd()
+        self._embeddings = False
         self.add_bos = self.model.add_bos_token()
         vocab = self.model.vocab
         self._eog = np.array([t for t in range(self.n_vocab) if llama_cpp.llama_vocab_is_eog(vocab, t)], dtype=np.int64)
@@ -175,9 +186,15 @@ class Engine:
         return list(self.model.tokenize(text.encode("utf-8"), add_bos=self.add_bos, special=True))
 
     def submit(
-        self, prompt: list[int], params: SamplingParams, loop: asyncio.AbstractEventLoop, sink: Sink
+        self,
+        prompt: list[int],
+        params: SamplingParams,
+        loop: asyncio.AbstractEventLoop,
+        sink: Sink,
+        *,
+        reads: bool = False,
     ) -> Sequence:
-        seq = Sequence(prompt, params, min(params.max_tokens, self.context - len(prompt)), loop, sink)
+        seq = Sequence(prompt, params, min(params.max_tokens, self.context - len(prompt)), loop, sink, reads=reads)
         with self._cv:
             if self._stopping:
                 raise BackendError("the engine is shutting down")
@@ -289,15 +306,20 @@ class Engine:
         return sampler
 
     def _step(self) -> None:
-        """One forward pass: a token for every generating sequence, prompt chunks in the room left."""
+        """One forward pass: a token for every generating sequence, prompt chunks in the room left.
+
+        A reader's last prompt token waits for a step of its own kind: one with embeddings on, which
+        carries no other prompt chunk (llama.cpp would output, and compute logits for, every token of it)."""
         batch = self._batch
         room = self.batch_size
         rows: list[tuple[Sequence, int]] = []  # (sequence, batch index whose logits it samples)
         n = 0
         decoding = [s for s in self._active if len(s.pending) == 1 or s.generated]
         prefilling = [s for s in self._active if s not in decoding]
-        for seq in [*decoding, *prefilling]:
-            take = seq.pending[: max(room - n, 0)]
+        reading = any(s.reads for s in decoding)
+        for seq in decoding if reading else [*decoding, *prefilling]:
+            end = len(seq.pending) - 1 if seq.reads and len(seq.pending) > 1 else len(seq.pending)
+            take = seq.pending[: min(end, max(room - n, 0))]
             if not take:
                 continue
             slot = self._slots[seq.slot]
@@ -315,6 +337,9 @@ class Engine:
                 batch.logits[n - 1] = True
                 rows.append((seq, n - 1))
         batch.n_tokens = n
+        if reading != self._embeddings:
+            llama_cpp.llama_set_embeddings(self.ctx.ctx, reading)
+            self._embeddings = reading
         # 1: no room in the pool for this batch (llama.cpp has changed nothing); idle slots give theirs back.
         while (rc := llama_cpp.llama_decode(self.ctx.ctx, batch)) == 1 and self._release_idle():
             pass
@@ -324,6 +349,9 @@ class Engine:
             for seq, idx in rows:
                 if seq.cancelled:
                     self._finish(seq, "cancelled")
+                elif seq.reads:
+                    seq.state = self._state(idx)
+                    self._finish(seq, "stop")
                 else:
                     self._sample(seq, idx)
 
@@ -380,6 +408,14 @@ class Engine:
         ptr = llama_cpp.llama_get_logits_ith(self.ctx.ctx, idx)
         return np.ctypeslib.as_array(ctypes.cast(ptr, ctypes.POINTER(ctypes.c_float)), shape=(self.n_vocab,))
 
+    def _state(self, idx: int) -> Array:
+        """The hidden state (after the final norm) at batch row `idx`, copied out of llama.cpp's buffer."""
+        ptr = llama_cpp.llama_get_embeddings_ith(self.ctx.ctx, idx)
+        if not ptr:
+            raise RuntimeError("llama.cpp returned no hidden state for a reading sequence")
+        view = np.ctypeslib.as_array(ctypes.cast(ptr, ctypes.POINTER(ctypes.c_float)), shape=(self.n_embd,))
+        return view.copy()
+
     def _logprobs(self, seq: Sequence, idx: int, token: int, piece: bytes) -> tuple[TokenLogprob, ...]:
         logits = self._row(idx)
         shifted = logits - logits.max()
@@ -423,5 +459,5 @@ class Engine:
         tail = seq._held  # a matched stop string cleared it; bytes of a cut-off character are dropped
         if tail and reason != "cancelled":
             self._emit_text(seq, tail, ())
-        seq.emit(Completion(reason, len(seq.prompt), seq.generated, seq.cached, "".join(seq._text)))
+        seq.emit(Completion(reason, len(seq.prompt), seq.generated, seq.cached, "".join(seq._text), seq.state))
         self._cv.notify()

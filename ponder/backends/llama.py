@@ -8,10 +8,10 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncGenerator
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
-from ponder.backends.engine import Engine
-from ponder.errors import ContextOverflow
+from ponder.backends.engine import Array, Engine
+from ponder.errors import BackendError, ContextOverflow
 from ponder.types import BackendItem, Completion, SamplingParams
 
 if TYPE_CHECKING:
@@ -38,6 +38,18 @@ class LlamaBackend:
         return len(self.engine.tokenize(text))
 
     async def stream(self, prompt: str, params: SamplingParams) -> AsyncGenerator[BackendItem, None]:
+        async for item in self._run(prompt, params):
+            yield item
+
+    async def read(self, prompt: str) -> Array:
+        """The model's hidden state at the last token of `prompt` (after the final norm), from one prefill
+        in the running batch. The prompt's cells stay cached, so an answer to the same prompt starts at once."""
+        async for item in self._run(prompt, SamplingParams(max_tokens=1, temperature=0.0), reads=True):
+            if isinstance(item, Completion) and item.state is not None:
+                return cast(Array, item.state)
+        raise BackendError(f"{self.name} returned no hidden state")
+
+    async def _run(self, prompt: str, params: SamplingParams, reads: bool = False) -> AsyncGenerator[BackendItem, None]:
         tokens = self.engine.tokenize(prompt)
         if len(tokens) >= self.context:
             raise ContextOverflow(
@@ -45,7 +57,7 @@ class LlamaBackend:
                 "(prompt and answer together); shorten the conversation or raise engine.context"
             )
         sink: asyncio.Queue[BackendItem | BaseException] = asyncio.Queue()
-        seq = self.engine.submit(tokens, params, asyncio.get_running_loop(), sink)
+        seq = self.engine.submit(tokens, params, asyncio.get_running_loop(), sink, reads=reads)
         try:
             while True:
                 item = await sink.get()

@@ -10,39 +10,37 @@ separated harmful from harmless development prompts better than any of them (`be
 the requests the input stage let through, where the model's own refusals are (0.936, 0.785, 0.858).
 
 The head is tied to one model file (its pinned SHA-256, in the head's manifest): a hidden state means
-nothing to a head trained on another model's. It reads the request as a ChatML user turn (the catalogue
-models' template), with no system message, and the last token's state (llama.cpp's last-token pooling), from a
-second llama.cpp context over the same mapped weights: one prefill of the request, no decoding. The turn's
-markers (`<|im_start|>`) reach the model as plain text, not as its special tokens, because that is how
-llama-cpp-python's `embed` tokenizes; the head was trained on states read the same way.
+nothing to a head trained on another model's. It reads the request as instant mode puts it to the model
+(`turn_of`: the chat template, instant's default system message, the request as the one user turn) and takes
+the state at the prompt's last token, after the final norm, from the engine that answers (`LlamaBackend.read`):
+one prefill of the request, whose cells the engine keeps, so that the answer (or the majority's openings)
+copies them instead of prefilling the same prompt again. Until December the probe read the request in a
+second llama.cpp context, as a bare user turn with its markers as plain text: 0.9 s a request on 2 cores,
+paid again by the answer's own prefill.
 """
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-import io
 import json
-import logging
-import threading
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from functools import cache
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 
+from ponder.errors import ContextOverflow
 from ponder.guard import DATA
 from ponder.guard.base import Stage, Verdict
+from ponder.models.templates import ChatTemplate
+from ponder.modes.base import system_first
+from ponder.types import Message
 
 Array = npt.NDArray[np.float32]
-log = logging.getLogger(__name__)
 TAIL_CHARS = 2000
 """A longer request is read by its last characters, where the ask usually is."""
-CONTEXT = 1024
 
 
 @dataclass(frozen=True)
@@ -55,7 +53,7 @@ class Head:
     bias: float
     model_sha256: str
     turn: str
-    """How a request is put to the model, with `{text}` where it goes (its chat template's user turn)."""
+    """How a request is put to the model, with `{text}` where it goes (`turn_of`)."""
 
     def score(self, hidden: npt.NDArray[np.float32]) -> float:
         z = float(((hidden - self.mean) / self.scale) @ self.weights + self.bias)
@@ -94,44 +92,15 @@ def shipped(model: str, sha256: str) -> Head | None:
     return head if head.model_sha256 == sha256 else None
 
 
-class Hidden:
-    """Last-token hidden states of one model file, from its own llama.cpp context (embedding mode)."""
-
-    def __init__(self, gguf: Path, threads: int) -> None:
-        import llama_cpp
-
-        # llama-cpp-python prints llama.cpp's notes to stderr while a context opens, even with verbose=False
-        # ("pooling_type is [-1], but [3] was specified"): kept for the debug log instead.
-        with contextlib.redirect_stderr(io.StringIO()) as notes:
-            self.llm = llama_cpp.Llama(
-                model_path=str(gguf),
-                embedding=True,
-                pooling_type=llama_cpp.LLAMA_POOLING_TYPE_LAST,
-                n_ctx=CONTEXT,
-                n_batch=CONTEXT,
-                n_threads=threads,
-                verbose=False,
-            )
-        log.debug("llama.cpp opening the probe's context: %s", notes.getvalue().strip())
-        self._lock = threading.Lock()
-
-    def __call__(self, turn: str, text: str) -> npt.NDArray[np.float32]:
-        """The state after `turn` with `text` in it. A text too long for the context is read by its tail: its
-        last `TAIL_CHARS` characters, then halves of that until the turn fits (2,000 characters of Chinese run
-        past 1,024 tokens). The turn is tokenized as `embed` does it, its markers as plain text."""
-        tail = text[-TAIL_CHARS:]
-        with self._lock:
-            while len(self.llm.tokenize(turn.format(text=tail).encode())) > CONTEXT and len(tail) > 1:
-                tail = tail[len(tail) // 2 :]
-            out = self.llm.embed(turn.format(text=tail), normalize=False, truncate=False)
-        return np.asarray(out, np.float32).reshape(-1)
-
-    def close(self) -> None:
-        self.llm.close()
+Reader = Callable[[str], Awaitable[Array]]
+"""What the probe reads a request with: a whole prompt to the hidden state at its last token
+(`LlamaBackend.read`, on the engine that answers)."""
 
 
-Reader = Callable[[str, str], Array]
-"""What the probe reads a request with: `(turn, text)` to one hidden state (a `Hidden`)."""
+def turn_of(template: ChatTemplate, system: str) -> str:
+    """A one-turn prompt of `template`, as instant mode puts a request to the model (`system` first), with
+    `{text}` where the request goes: what a head is trained on and reads."""
+    return template.render(system_first([Message(role="user", content="{text}")], system))
 
 
 REMEMBERED = 256
@@ -142,49 +111,38 @@ kept, not the score, so a head swapped in (`bench.probe score --head`) scores it
 
 
 class ProbeGuard:
-    """Scores a request by the model's hidden state under the shipped head (`check`; the input stage only).
-    The model's context opens on the first check (~2 s), from `opener`."""
+    """Scores a request by the model's hidden state under the shipped head (`check`; the input stage only)."""
 
     name = "probe"
 
-    def __init__(self, head: Head, opener: Callable[[], Reader]) -> None:
+    def __init__(self, head: Head, read: Reader) -> None:
         self.head = head
-        self._open = opener
-        self._hidden: Reader | None = None
+        self._read_state = read
         self._states: OrderedDict[tuple[str, str], Array] = OrderedDict()
-        self._lock = threading.Lock()
 
-    def score(self, text: str) -> float:
-        return self.head.score(self._read(self.head.turn, text))
+    async def score(self, text: str) -> float:
+        return self.head.score(await self._read(self.head.turn, text))
 
-    def _read(self, turn: str, text: str) -> Array:
+    async def _read(self, turn: str, text: str) -> Array:
+        """The state after `turn` with `text` in it. A text too long for the context is read by its tail: its
+        last `TAIL_CHARS` characters, then halves of that until the prompt fits."""
         key = (turn, text)
-        with self._lock:
-            if key in self._states:
-                self._states.move_to_end(key)
-                return self._states[key]
-        if self._hidden is None:  # the opener finds the model file (a stamp read) and shares its context
-            self._hidden = self._open()
-        state = self._hidden(turn, text)
-        with self._lock:
-            self._states[key] = state
-            while len(self._states) > REMEMBERED:
-                self._states.popitem(last=False)
+        if key in self._states:
+            self._states.move_to_end(key)
+            return self._states[key]
+        tail = text[-TAIL_CHARS:]
+        while True:
+            try:
+                state = await self._read_state(turn.replace("{text}", tail))
+                break
+            except ContextOverflow:
+                if len(tail) <= 1:
+                    raise
+                tail = tail[len(tail) // 2 :]
+        self._states[key] = state
+        while len(self._states) > REMEMBERED:
+            self._states.popitem(last=False)
         return state
 
     async def check(self, text: str, stage: Stage, asked: str = "") -> Verdict:
-        return Verdict(harm=await asyncio.to_thread(self.score, text), category=None, guard=self.name)
-
-
-_opening = threading.Lock()
-
-
-@cache
-def _hidden(gguf: Path, threads: int) -> Hidden:
-    return Hidden(gguf, threads)
-
-
-def hidden_of(gguf: Path, threads: int) -> Hidden:
-    """One context per model file in a process, however many screens ask for it."""
-    with _opening:
-        return _hidden(gguf, threads)
+        return Verdict(harm=await self.score(text), category=None, guard=self.name)

@@ -5,14 +5,15 @@ never seen) without the injection examples, which the probe is not for, plus the
 pairs (`safety_data.probe_contrast`): every harmful request, and a seeded sample of the benign ones
 weighted to the hard cases (all of ponder's contrast and hard-benign prompts, fewer everyday questions,
 whose topic alone gives them away). `--exclude` keeps development prompts out, so that they measure the
-head (`bench.probe`). Each request goes through the model once (0.7–1.2 s for a short one on 2 cores; 52
-minutes for the first 3,417), kept per request under `guard-embeddings` by the model's SHA-256, so a
-request added later costs only its own reading.
+head (`bench.probe`). Each request is read once, as the probe reads it at run time (`turn_of`: instant's
+prompt, on the answering engine, four at a time; 33 minutes for all 3,814 on 2 cores), and kept per request
+under `guard-embeddings` by the model's SHA-256, so a request added later costs only its own reading.
 """
 
 from __future__ import annotations
 
 import argparse
+import asyncio
 import hashlib
 import json
 import random
@@ -20,16 +21,14 @@ from collections import Counter
 from pathlib import Path
 
 import numpy as np
-from rich.console import Console
-from rich.progress import track
+from rich.progress import Progress
 
-from ponder.config import Settings, default_cache_dir
+from ponder.backends.llama import LlamaBackend
+from ponder.config import InstantSettings, Settings, default_cache_dir
 from ponder.evals.safety_data import Example, norm, probe_contrast, training_split
-from ponder.guard.probe import Array, Head, Hidden, Reader, head_path
+from ponder.guard.probe import Array, Head, Reader, head_path, turn_of
 from ponder.models import resolve
 
-TURN = "<|im_start|>user\n{text}<|im_end|>\n<|im_start|>assistant\n"
-"""A user turn in ChatML, the template of every catalogue chat model, with no system message."""
 BENIGN_PER_SOURCE = {
     "ponder-contrast": None,
     "ponder-hard-benign": None,
@@ -68,21 +67,33 @@ def requests(exclude: set[str], seed: int = 0) -> list[Example]:
     return harmful + benign
 
 
-def hidden_states(hidden: Reader, texts: list[str], cache: Path, sha256: str) -> Array:
+async def hidden_states(read: Reader, turn: str, texts: list[str], cache: Path, sha256: str, at_once: int) -> Array:
     """One row per text, kept per text (keyed by the turn and the text) in one file per model, so adding
-    a few requests to the training set reads only those through the model."""
+    a few requests to the training set reads only those through the model. `at_once` readings share the
+    engine's batches (and the turn's opening, its system message, is computed once and copied)."""
     path = cache / f"probe-rows-{sha256[:16]}.npz"
     rows: dict[str, Array] = {}
     if path.exists():
         with np.load(path) as f:
             rows = dict(zip(f["keys"].tolist(), f["rows"], strict=True))
-    keys = [hashlib.sha256(f"{TURN}\0{t}".encode()).hexdigest()[:24] for t in texts]
+    keys = [hashlib.sha256(f"{turn}\0{t}".encode()).hexdigest()[:24] for t in texts]
     missing = [(k, t) for k, t in zip(keys, texts, strict=True) if k not in rows]
     cache.mkdir(parents=True, exist_ok=True)
-    for n, (k, t) in enumerate(track(missing, "hidden states", console=Console(stderr=True)), 1):
-        rows[k] = hidden(TURN, t)
-        if n % 200 == 0 or n == len(missing):  # an interrupted run keeps what it has read
-            np.savez(path, keys=np.array(list(rows)), rows=np.stack(list(rows.values())).astype(np.float32))
+
+    def save() -> None:
+        np.savez(path, keys=np.array(list(rows)), rows=np.stack(list(rows.values())).astype(np.float32))
+
+    with Progress() as progress:
+        task = progress.add_task("hidden states", total=len(missing))
+        for start in range(0, len(missing), at_once):
+            some = missing[start : start + at_once]
+            states = await asyncio.gather(*(read(turn.replace("{text}", t)) for _, t in some))
+            rows |= {k: state for (k, _), state in zip(some, states, strict=True)}
+            progress.advance(task, len(some))
+            if (start // at_once) % 50 == 0:  # an interrupted run keeps what it has read
+                save()
+    if missing:
+        save()
     return np.stack([rows[k] for k in keys]).astype(np.float32)
 
 
@@ -97,23 +108,34 @@ def main() -> None:
     ap.add_argument("--threads", type=int, default=2)
     args = ap.parse_args()
 
-    settings = Settings()
+    settings = Settings(engine={"threads": args.threads})
     spec = resolve(settings, args.model)
     if spec.catalogue is None:
         raise SystemExit(f"{args.model} is not a catalogue model: a head is tied to a pinned model file")
     exclude = {norm(json.loads(line)["text"]) for f in args.exclude for line in f.read_text().splitlines() if line}
     examples = requests(exclude)
-    hidden = Hidden(spec.gguf(settings.cache_dir), args.threads)
-    x = hidden_states(
-        hidden, [e.text for e in examples], default_cache_dir() / "guard-embeddings", spec.catalogue.sha256
-    )
+    turn = turn_of(spec.template, InstantSettings().system)
+    backend = LlamaBackend(spec, settings)
+    try:
+        x = asyncio.run(
+            hidden_states(
+                backend.read,
+                turn,
+                [e.text for e in examples],
+                default_cache_dir() / "guard-embeddings",
+                spec.catalogue.sha256,
+                settings.engine.parallel,
+            )
+        )
+    finally:
+        backend.engine.close()
     y = np.array([e.harmful for e in examples])
     mean, scale = x.mean(0), x.std(0) + 1e-6
     z = (x - mean) / scale
     model = LogisticRegression(C=C, class_weight="balanced", max_iter=5000)
     folds = cross_val_predict(model, z, y, cv=5, method="predict_proba")[:, 1]
     model.fit(z, y)
-    head = Head(mean, scale, model.coef_[0].astype(np.float32), float(model.intercept_[0]), spec.catalogue.sha256, TURN)
+    head = Head(mean, scale, model.coef_[0].astype(np.float32), float(model.intercept_[0]), spec.catalogue.sha256, turn)
     import sklearn
 
     manifest = {

@@ -264,15 +264,14 @@ class GuardSettings(_Section):
         0.7, gt=0.0, le=1.0, description="The probe's probability of harm that blocks a request the guard let through."
     )
     probe_harmless_below: float = Field(
-        0.1,
+        0.2,
         ge=0.0,
         lt=1.0,
         description="When the model refuses a request the probe read, it is asked once more when the probe's "
         "probability of harm is below this (`answer_again_below` is the judge's gate, for models with no probe). "
-        "0 turns the second try off for them. It was 0.2 for the second head; with the third (read as instant's "
-        "prompt) 0.2 let three more of the judge's harmful development prompts be asked again, and 0.1 is where "
-        "their refusal comes back to the second head's (94.8% against 93.6%; harmless 14.9% against 13.5%; "
-        "`python -m bench.probe estimate`, README).",
+        "0 turns the second try off for them. With the third head, 0.1 would refuse more harmful development "
+        "prompts (94.8% against 91.8%) and more harmless ones (14.9% against 13.1%; `python -m bench.probe "
+        "estimate`); on XSTest's items 141-180 it refused two more safe prompts and no more unsafe ones (README).",
     )
     stream_window: int = Field(
         160, ge=16, description="Characters of a streamed answer held back until the guard has read them."

@@ -88,7 +88,7 @@ async def test_the_probe_blocks_only_from_its_threshold_and_only_when_on(
 @pytest.mark.parametrize(("harm", "again"), [(0.05, True), (0.5, False)])
 async def test_the_probe_decides_whether_a_refusal_is_asked_again(tmp_path: Path, harm: float, again: bool) -> None:
     """The model refuses. Where the probe read the request, its score decides the second try (below
-    `probe_harmless_below`, 0.1), not the judge: the judge, which would have said unsafe, is not asked."""
+    `probe_harmless_below`, 0.2), not the judge: the judge, which would have said unsafe, is not asked."""
     judge = Judge(unsafe=True)
     scripts = [REFUSAL, " Close it with `kill` and its process id."]
     assistant = probed_assistant(tmp_path, scripts, Probed(harm), judge)

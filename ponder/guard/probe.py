@@ -6,8 +6,8 @@ model asked in words, and a 1.5B asked in words reacts to alarming ones; the maj
 answers, eight 16-token openings per request. All three read the request from outside or through its
 words. The state the model is in at the start of its answer, read by a head trained on labelled requests,
 separated harmful from harmless development prompts better than any of them (`bench.probe`, README; AUC
-0.953 on the judge's development prompts, against the judge's 0.902 and the majority's 0.892), also among
-the requests the input stage let through, where the model's own refusals are (0.936, 0.785, 0.858).
+0.960 on the judge's development prompts, against the judge's 0.902 and the majority's 0.892), also among
+the requests the input stage let through, where the model's own refusals are (0.945, 0.785, 0.858).
 
 The head is tied to one model file (its pinned SHA-256, in the head's manifest): a hidden state means
 nothing to a head trained on another model's. It reads the request as instant mode puts it to the model

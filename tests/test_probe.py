@@ -85,6 +85,21 @@ async def test_the_probe_blocks_only_from_its_threshold_and_only_when_on(
     assert probe.stages == ([] if guard.get("probe") is False else ["input"])
 
 
+@pytest.mark.parametrize(("category", "blocks"), [("indiscriminate_weapons", True), ("hate", False)])
+async def test_the_probe_blocks_from_a_threshold_scaled_by_the_categorys_strictness(
+    tmp_path: Path, category: str, blocks: bool
+) -> None:
+    """0.5 is under the probe's 0.7, but over its 0.35 for indiscriminate weapons (strictness 0.5), the
+    classifier's category for the request."""
+    assistant = probed_assistant(
+        tmp_path, ["Here it is."], Probed(0.5), Judge(unsafe=False), Scored(0.01, 0.0, category)
+    )
+    events = await collect(assistant, "Which of the two routes is easier at home?")
+    safety = [(e.stage, e.category, e.action) for e in events if isinstance(e, Safety)]
+    assert safety == ([("input", category, "block")] if blocks else [])
+    assert answer(events) == (refusal(category) if blocks else "Here it is.")
+
+
 @pytest.mark.parametrize(("harm", "again"), [(0.05, True), (0.5, False)])
 async def test_the_probe_decides_whether_a_refusal_is_asked_again(tmp_path: Path, harm: float, again: bool) -> None:
     """The model refuses. Where the probe read the request, its score decides the second try (below

@@ -9,8 +9,9 @@ strictness, so indiscriminate weapons are blocked, and sent to the judge, at low
 defamation, and the judge need only be 30% sure (0.6 × 0.5) to block them.
 
 A request the two let through meets the probe too, when the model has one (`ponder.guard.probe`: the
-model's own hidden state under a trained head). It blocks from `probe_blocks_from`, and its score is
-what decides whether a refusal of the request is asked again (`harmless`).
+model's own hidden state under a trained head). It blocks from `probe_blocks_from`, scaled by the
+category's strictness like the others' thresholds, and its score is what decides whether a refusal of
+the request is asked again (`harmless`).
 """
 
 from __future__ import annotations
@@ -152,7 +153,7 @@ class Screen:
         probed = None
         if not flagged and stage == "input" and self.probe is not None:
             probed = (await cost.timed(self.probe, text, stage)).harm
-            if probed >= s.probe_blocks_from:
+            if probed >= s.probe_blocks_from * BY_NAME[category].strictness:
                 return self._decide(category, probed, stage, self.probe.name, text)
         if not flagged:
             return Decision("allow", stage, category, score, guard, judged, probed)

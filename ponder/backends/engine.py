@@ -281,7 +281,7 @@ class Engine:
             self._slots[src].used = now
             self._slots[dst] = Slot(tokens=seq.prompt[:shared], owner=seq, used=now)
             seq.slot, seq.cached, seq.pending = dst, shared, seq.prompt[shared:]
-            seq.sampler = self._make_sampler(seq.params)
+            seq.sampler = None if seq.reads else self._make_sampler(seq.params)  # a reading samples nothing
             self._active.append(seq)
 
     def _sibling_prefilling(self, seq: Sequence, shared: int) -> bool:

@@ -7,7 +7,7 @@ answers, eight 16-token openings per request. All three read the request from ou
 words. The state the model is in at the start of its answer, read by a head trained on labelled requests,
 separated harmful from harmless development prompts better than any of them (`bench.probe`, README; AUC
 0.960 on the judge's development prompts, against the judge's 0.902 and the majority's 0.892), also among
-the requests the input stage let through, where the model's own refusals are (0.945, 0.785, 0.858).
+the requests the input stage let through, where the model's own refusals are (0.946, 0.785, 0.858).
 
 The head is tied to one model file (its pinned SHA-256, in the head's manifest): a hidden state means
 nothing to a head trained on another model's. It reads the request as instant mode puts it to the model
@@ -110,6 +110,19 @@ for the same turn and text, and the guard reads only the newest user turn, so a 
 kept, not the score, so a head swapped in (`bench.probe score --head`) scores it afresh."""
 
 
+async def read_tail(read: Reader, turn: str, text: str) -> Array:
+    """The state after `turn` with `text` in it, as the head is trained and run: a text too long for the context
+    is read by its tail, its last `TAIL_CHARS` characters, then halves of that until the prompt fits."""
+    tail = text[-TAIL_CHARS:]
+    while True:
+        try:
+            return await read(turn.replace("{text}", tail))
+        except ContextOverflow:
+            if len(tail) <= 1:
+                raise
+            tail = tail[len(tail) // 2 :]
+
+
 class ProbeGuard:
     """Scores a request by the model's hidden state under the shipped head (`check`; the input stage only)."""
 
@@ -124,21 +137,12 @@ class ProbeGuard:
         return self.head.score(await self._read(self.head.turn, text))
 
     async def _read(self, turn: str, text: str) -> Array:
-        """The state after `turn` with `text` in it. A text too long for the context is read by its tail: its
-        last `TAIL_CHARS` characters, then halves of that until the prompt fits."""
+        """The state after `turn` with `text` in it (`read_tail`), kept for the newest requests."""
         key = (turn, text)
         if key in self._states:
             self._states.move_to_end(key)
             return self._states[key]
-        tail = text[-TAIL_CHARS:]
-        while True:
-            try:
-                state = await self._read_state(turn.replace("{text}", tail))
-                break
-            except ContextOverflow:
-                if len(tail) <= 1:
-                    raise
-                tail = tail[len(tail) // 2 :]
+        state = await read_tail(self._read_state, turn, text)
         self._states[key] = state
         while len(self._states) > REMEMBERED:
             self._states.popitem(last=False)

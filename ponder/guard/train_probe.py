@@ -26,7 +26,7 @@ from rich.progress import Progress
 from ponder.backends.llama import LlamaBackend
 from ponder.config import InstantSettings, Settings, default_cache_dir
 from ponder.evals.safety_data import Example, norm, probe_contrast, training_split
-from ponder.guard.probe import Array, Head, Reader, head_path, turn_of
+from ponder.guard.probe import Array, Head, Reader, head_path, read_tail, turn_of
 from ponder.models import resolve
 
 BENIGN_PER_SOURCE = {
@@ -87,7 +87,7 @@ async def hidden_states(read: Reader, turn: str, texts: list[str], cache: Path, 
         task = progress.add_task("hidden states", total=len(missing))
         for start in range(0, len(missing), at_once):
             some = missing[start : start + at_once]
-            states = await asyncio.gather(*(read(turn.replace("{text}", t)) for _, t in some))
+            states = await asyncio.gather(*(read_tail(read, turn, t) for _, t in some))
             rows |= {k: state for (k, _), state in zip(some, states, strict=True)}
             progress.advance(task, len(some))
             if (start // at_once) % 50 == 0:  # an interrupted run keeps what it has read

@@ -65,6 +65,11 @@ def _common_prefix(a: list[int], b: list[int]) -> int:
     return i
 
 
+def _floats(ptr: ctypes.c_void_p | int, n: int) -> Array:
+    """`n` floats of one of llama.cpp's output buffers, as a view (no copy)."""
+    return np.ctypeslib.as_array(ctypes.cast(ptr, ctypes.POINTER(ctypes.c_float)), shape=(n,))
+
+
 def _stop_hold(text: str, stops: list[str]) -> int:
     """How many trailing characters of `text` could still grow into a stop string."""
     best = 0
@@ -403,18 +408,16 @@ class Engine:
             seq._text.append(text)
             seq.emit(Chunk(text, 1, lps))
 
-    def _row(self, idx: int) -> np.ndarray[tuple[int], np.dtype[np.float32]]:
+    def _row(self, idx: int) -> Array:
         """The logits of batch row `idx`, as a writable view of llama.cpp's own buffer."""
-        ptr = llama_cpp.llama_get_logits_ith(self.ctx.ctx, idx)
-        return np.ctypeslib.as_array(ctypes.cast(ptr, ctypes.POINTER(ctypes.c_float)), shape=(self.n_vocab,))
+        return _floats(llama_cpp.llama_get_logits_ith(self.ctx.ctx, idx), self.n_vocab)
 
     def _state(self, idx: int) -> Array:
         """The hidden state (after the final norm) at batch row `idx`, copied out of llama.cpp's buffer."""
         ptr = llama_cpp.llama_get_embeddings_ith(self.ctx.ctx, idx)
         if not ptr:
             raise RuntimeError("llama.cpp returned no hidden state for a reading sequence")
-        view = np.ctypeslib.as_array(ctypes.cast(ptr, ctypes.POINTER(ctypes.c_float)), shape=(self.n_embd,))
-        return view.copy()
+        return _floats(ptr, self.n_embd).copy()
 
     def _logprobs(self, seq: Sequence, idx: int, token: int, piece: bytes) -> tuple[TokenLogprob, ...]:
         logits = self._row(idx)

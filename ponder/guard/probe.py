@@ -104,7 +104,7 @@ def turn_of(template: ChatTemplate, system: str) -> str:
 
 
 REMEMBERED = 256
-"""Requests whose readings a probe keeps (the newest). A reading is a prefill of most of a second and the same
+"""Requests whose readings a probe keeps (the newest). A reading is a prefill (p50 ~0.4 s on 2 cores) and the same
 for the same turn and text, and the guard reads only the newest user turn, so a conversation sent again whole
 (a regenerated answer, a client's retry, the same prompt in another mode) is not read again. The state is
 kept, not the score, so a head swapped in (`bench.probe score --head`) scores it afresh."""

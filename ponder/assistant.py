@@ -23,7 +23,7 @@ from ponder.config import Effort, Settings
 from ponder.errors import BackendError, BadRequest, UnknownPlugin, WrongModelKind, first_problem
 from ponder.guard.base import Guard
 from ponder.guard.policy import Asked, Decision, Screen
-from ponder.guard.stream import Polled, guarded, reassured, refused, request_text
+from ponder.guard.stream import Polled, guarded, reassured, refused, request_text, settled
 from ponder.media import Flag, Memo, perceive
 from ponder.models import ModelKind, model_names, relevance_threshold, resolve, whisper
 from ponder.models.templates import ChatTemplate
@@ -191,8 +191,15 @@ class Assistant:
         update = {"max_tokens": tokens, "logprobs": False, "top_logprobs": 0}
         short = replace(polling, params=p.model_copy(update=update))
 
+        first = min(g.majority_first, k)
+
         async def openings() -> list[str]:
-            return await openings_of(pollster, short, k)
+            drawn = await openings_of(pollster, short, first)
+            if settled(drawn, k, g.majority_refuses_from):
+                return drawn
+            seed = None if p.seed is None else p.seed + first  # the choices an all-at-once poll would make
+            rest = replace(short, params=short.params.model_copy(update={"seed": seed}))
+            return drawn + await openings_of(pollster, rest, k - first)
 
         def answer_from(words: str, refuses: bool) -> AsyncGenerator[Event, None]:
             if pollster is not mode and not refuses:

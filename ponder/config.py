@@ -248,6 +248,16 @@ class GuardSettings(_Section):
         "questions the classifier clears, 57.8% against 52.0% and 4.4% against 8.5%. Costs the openings' time before "
         "the answer starts (first text ×2.55 on 4 maths questions). 0 or 1 turns it off.",
     )
+    majority_first: int = Field(
+        4,
+        ge=1,
+        le=16,
+        description="The openings drawn first: when none of them refuses, or enough do that the rest could not "
+        "change the side, the others are not drawn (`guard.stream.settled`). 4 is what the engine decodes at "
+        "once by default (`engine.parallel`), so the other four would have waited for them anyway. On the 559 "
+        "development prompts' recorded openings, 68% stop at four and no side changes; on everyday questions "
+        "the answer starts sooner (`python -m bench.guard_latency`, README). `majority_openings`: all at once.",
+    )
     majority_refuses_from: float = Field(
         0.5, gt=0.0, le=1.0, description="The share of the openings that refuse from which the model refuses."
     )
@@ -281,6 +291,17 @@ class GuardSettings(_Section):
     )
     stream_window: int = Field(
         160, ge=16, description="Characters of a streamed answer held back until the guard has read them."
+    )
+    stream_first_window: int = Field(
+        64,
+        ge=16,
+        description="Characters of the first window of the thinking or the answer, when the judge did not come "
+        "near blocking the request (`judge_answers_from`; a request it weighed waits for a whole `stream_window`). "
+        "The first words show once the guard has read these instead of 160: the model writes ~4 characters a "
+        "token, ~12 tokens a second on 2 cores, so a whole window held the first text back ~3 s. 64 holds a "
+        "refusal's opening ('As an AI language model, I cannot provide', which the second try looks for in it) "
+        "and instant's majority's opening, which the answer continues, so the first window is read as soon as "
+        "the openings are written. Words released early are still read again, with the next window's.",
     )
     log_file: Path | None = Field(None, description="Where guard actions are recorded (default: cache_dir).")
 

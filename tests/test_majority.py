@@ -14,7 +14,7 @@ from ponder.assistant import Assistant
 from ponder.backends.fake import FakeBackend
 from ponder.guard.audit import AuditLog
 from ponder.guard.policy import Screen
-from ponder.guard.stream import side
+from ponder.guard.stream import settled, side
 from ponder.reasoning.tags import OPEN
 from ponder.types import Event, Message, ReasoningDelta, Safety, SamplingParams, TextDelta, Usage
 from tests.conftest import fake_settings
@@ -103,6 +103,43 @@ async def test_no_opening_refusing_adds_no_event(tmp_path: Path) -> None:
     events = await collect(polled_assistant(tmp_path, scripts), "How do I nail my job interview?")
     assert answer(events) == ANSWERING[0] + " and smile."
     assert not [e for e in events if isinstance(e, Safety)]
+
+
+@pytest.mark.parametrize(
+    ("drawn", "settles"),
+    [
+        (ANSWERING, True),  # none refuses: the rest are not drawn
+        ([REFUSING] * 4, True),  # four of eight refuse whatever the rest say
+        ([REFUSING] * 3, False),
+        ([REFUSING, *ANSWERING], False),
+        ([REFUSING, *ANSWERING, "d", "e", "f", "g"], True),  # all eight drawn
+    ],
+)
+def test_the_first_openings_settle_the_side_only_when_the_rest_cannot_change_it(
+    drawn: list[str], settles: bool
+) -> None:
+    assert settled(drawn, 8, 0.5) is settles
+
+
+async def test_openings_no_first_one_refuses_are_all_that_is_drawn(tmp_path: Path) -> None:
+    scripts = [*ANSWERING, "d", " and smile.", *[REFUSING] * 4]  # the four refusals are never asked for
+    assistant = polled_assistant(tmp_path, scripts, guard={"majority_openings": 8, "majority_first": 4})
+    events = await collect(assistant, "How do I nail my job interview?")
+    assert answer(events) == ANSWERING[0] + " and smile."
+    backend = await assistant.backend("fake")
+    assert isinstance(backend, FakeBackend) and len(backend.prompts) == 5
+
+
+async def test_openings_that_disagree_draw_the_rest_with_the_seeds_of_one_poll(tmp_path: Path) -> None:
+    scripts = [REFUSING, *ANSWERING, REFUSING, REFUSING, REFUSING, "e", " Is there anything else?"]
+    assistant = polled_assistant(tmp_path, scripts, guard={"majority_openings": 8, "majority_first": 4})
+    events = await collect(assistant, "How do I nail my job interview?")
+    assert answer(events) == REFUSING + " Is there anything else?"  # 4 of 8 refuse
+    (safety,) = [e for e in events if isinstance(e, Safety)]
+    assert (safety.action, safety.score) == ("majority", 0.5)
+    backend = await assistant.backend("fake")
+    assert isinstance(backend, FakeBackend) and len(backend.prompts) == 9
+    assert sorted(p.seed or 0 for p in backend.params[:8]) == list(range(1, 9))
 
 
 @pytest.mark.parametrize(

@@ -3,7 +3,9 @@
 Streamed text is held back in windows (`stream_window` characters) until the guard has read it, so
 hazardous text never reaches the client: when a window is blocked the run is cancelled (freeing its
 engine slots), a `Safety` event with `replaced=True` withdraws what that choice had streamed, and the
-refusal becomes its answer. Checks read the latest window with some earlier context, which keeps each
+refusal becomes its answer. The first window is shorter (`stream_first_window`) unless the judge came
+near blocking the request, so that an everyday answer starts to show about as soon as it would unguarded.
+Checks read the latest window with some earlier context, which keeps each
 check cheap however long the answer grows.
 """
 
@@ -80,6 +82,16 @@ def side(openings: Sequence[str], refuses_from: float) -> tuple[str, int, bool]:
     if len(refusing) >= refuses_from * len(openings):
         return refusing[0], len(refusing), True
     return next(o for o in openings if o not in refusing), len(refusing), False
+
+
+def settled(drawn: Sequence[str], total: int, refuses_from: float) -> bool:
+    """Whether the first openings drawn of `total` already give the majority's side: enough of them refuse
+    that the rest cannot change it, or none does. The second is a bet, not a certainty: it is lost only
+    when enough of the openings not drawn would refuse (at the defaults, all four of them). Of the 559
+    development prompts' eight recorded openings (`bench/results/majority-dev/`), 68% had none or all of
+    their first four refusing, and stopping there changed no prompt's side."""
+    refusing = sum(map(phrased, drawn))
+    return len(drawn) >= total or refusing == 0 or refusing >= refuses_from * total
 
 
 def _refuse(decision: Decision, index: int, replaced: bool) -> list[Event]:
@@ -161,6 +173,7 @@ async def guarded(
         # A request the judge came near blocking has everything the model writes for it judged too.
         weighed = screen.weighs(decision)
         told.weighed = weighed
+        first = screen.settings.stream_first_window
         held: dict[tuple[int, str], _Held] = {}
         calls: dict[int, list[ToolCallDelta]] = {}
         done: set[int] = set()
@@ -191,7 +204,7 @@ async def guarded(
                 stage: Stage = "output" if isinstance(ev, TextDelta) else "reasoning"
                 h = held.setdefault((ev.index, stage), _Held(stage))
                 h.hold(ev)
-                if h.pending_chars >= window:
+                if h.pending_chars >= (window if h.released or weighed else min(first, window)):
                     out += await screened(h)
             elif isinstance(ev, Safety) and ev.action == "block":
                 # The mode's finding from the guard's blocks (contemplate: most drafts blocked): refused.

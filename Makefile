@@ -79,6 +79,7 @@ bench: install-test
 	$(BIN)/ponder models pull qwen2.5-coder-0.5b
 	$(BIN)/ponder models pull qwen2.5-coder-1.5b
 	$(BIN)/python -m bench.run
+	$(BIN)/python -m bench.guard_latency
 
 # The speech benchmark speaks its questions with Debian's espeak-ng (tests use committed recordings instead).
 espeak:

@@ -295,13 +295,16 @@ class GuardSettings(_Section):
     stream_first_window: int = Field(
         64,
         ge=16,
-        description="Characters of the first window of the thinking or the answer, when the judge did not come "
-        "near blocking the request (`judge_answers_from`; a request it weighed waits for a whole `stream_window`). "
-        "The first words show once the guard has read these instead of 160: the model writes ~4 characters a "
-        "token, ~12 tokens a second on 2 cores, so a whole window held the first text back ~3 s. 64 holds a "
-        "refusal's opening ('As an AI language model, I cannot provide', which the second try looks for in it) "
-        "and instant's majority's opening, which the answer continues, so the first window is read as soon as "
-        "the openings are written. Words released early are still read again, with the next window's.",
+        description="Characters of the thinking or the answer after which its first words go out, before a whole "
+        "`stream_window`, when the classifier alone finds them clearly harmless (under the judge's band) and the "
+        "judge did not come near blocking the request (`judge_answers_from`); otherwise they wait for the whole "
+        "window and its full check. A window holds ~40 tokens, which the 1.5B writes in over a second on 2 cores "
+        "(`python -m bench.guard_latency`, README). 64 holds a refusal's opening, which is never sent early (the "
+        "second try reads it whole), and instant's majority's opening, which the answer continues, so the first "
+        "words can go as soon as the openings are written. Released words are read again with the next window. "
+        "Releasing any 64-character start the guard passed was tried first: replayed over 344 earlier answers to "
+        "XSTest's safe prompts, the classifier alone then blocked 5 of them on a short window, against 1 with "
+        "whole windows; with the clear-only rule, 2 (and 207 of the 344 start early).",
     )
     log_file: Path | None = Field(None, description="Where guard actions are recorded (default: cache_dir).")
 

@@ -211,37 +211,46 @@ async def test_stream_that_turns_unsafe_is_cut_and_replaced(tmp_path: Path) -> N
 
 
 class Windows:
-    """A classifier stand-in that scores the request `request` and all the model writes 0, and keeps
-    each window of the answer it reads."""
+    """A classifier stand-in that scores the request `request` and all the model writes `written`, and keeps
+    each text of the answer it reads."""
 
     name = "classifier"
 
-    def __init__(self, request: float) -> None:
-        self.request = request
+    def __init__(self, request: float, written: float = 0.0) -> None:
+        self.request, self.written = request, written
         self.windows: list[str] = []
 
     async def check(self, text: str, stage: Stage, asked: str = "") -> Verdict:
         if stage == "output":
             self.windows.append(text)
-        return Verdict(harm=self.request if stage == "input" else 0.0, category="violent_crimes")
+        return Verdict(harm=self.request if stage == "input" else self.written, category="violent_crimes")
 
 
-@pytest.mark.parametrize(("request_harm", "first"), [(0.0, range(64, 100)), (0.5, range(160, 200))])
-async def test_the_first_window_is_short_unless_the_judge_weighed_the_request(
-    tmp_path: Path, request_harm: float, first: range
+@pytest.mark.parametrize(
+    ("request_harm", "written", "early"),
+    [
+        (0.0, 0.0, True),  # the first words are clear: out after 64 characters
+        (0.0, 0.5, False),  # in the judge's band: held until the whole window is read
+        (0.5, 0.0, False),  # a request the judge weighed (`judge_answers_from` 0: any it judged)
+    ],
+)
+async def test_the_first_words_go_out_early_only_when_the_classifier_clears_them(
+    tmp_path: Path, request_harm: float, written: float, early: bool
 ) -> None:
-    """The answer starts to show after 64 characters, not a whole window: but a request the judge read
-    (the classifier's 0.5 is in its band; `judge_answers_from` 0 makes any judged request weighed) waits
-    for 160, as every later window does (read with the text already out before it)."""
     words = "Photosynthesis turns light, water and carbon dioxide into sugar and oxygen in leaves. " * 4
     assistant = Assistant(fake_settings(tmp_path, guard={"judge": True, "judge_answers_from": 0.0}, scripts=[words]))
-    windows = Windows(request_harm)
+    windows = Windows(request_harm, written)
     assistant._screen = Screen(assistant.settings.guard, windows, Judge(unsafe=False), AuditLog(None))
     events = await collect(assistant, "How does photosynthesis work?")
     assert answer(events) == words
-    first_read = len(windows.windows[0])
-    assert first_read in first
-    assert len(windows.windows) > 2 and all(len(w) >= 160 + first_read for w in windows.windows[1:-1])
+    first, second = (len(w) for w in windows.windows[:2])
+    if early:  # the next window is a whole one, read after the first words already out
+        assert 64 <= first < 100 and second >= 160 + first
+        assert all(len(w) >= 160 + first for w in windows.windows[2:-1])
+    elif request_harm:  # no early reading at all
+        assert 160 <= first < 200
+    else:  # read early, held, and read again whole
+        assert 64 <= first < 100 and 160 <= second < 200 and windows.windows[1].startswith(windows.windows[0])
 
 
 async def test_unsafe_thinking_is_caught(tmp_path: Path) -> None:

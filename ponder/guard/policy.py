@@ -134,6 +134,18 @@ class Screen:
         async with cost.check(stage):
             return await self._check(text, stage, asked, weighed)
 
+    async def clears(self, text: str, stage: Stage) -> bool:
+        """Does the classifier alone find `text` clearly harmless: under the judge's band (`judge_low`,
+        scaled by the category's strictness), and no injection? Nothing is decided or logged: a text it does
+        not clear is checked in full later, with more of what follows it (`guarded`'s first window)."""
+        if not WORD_CHAR.search(text):
+            return True
+        async with cost.check(stage):
+            verdict = await cost.timed(self.classifier, text, stage)
+        s, k = self.settings, BY_NAME[verdict.category or "violent_crimes"].strictness
+        injected = stage in INJECTABLE and verdict.injection >= s.injection_threshold
+        return verdict.harm < s.judge_low * k and not injected
+
     async def _check(self, text: str, stage: Stage, asked: str, weighed: bool) -> Decision:
         s = self.settings
         verdict = await cost.timed(self.classifier, text, stage)

@@ -3,10 +3,10 @@
 Streamed text is held back in windows (`stream_window` characters) until the guard has read it, so
 hazardous text never reaches the client: when a window is blocked the run is cancelled (freeing its
 engine slots), a `Safety` event with `replaced=True` withdraws what that choice had streamed, and the
-refusal becomes its answer. The first window is shorter (`stream_first_window`) unless the judge came
-near blocking the request, so that an everyday answer starts to show about as soon as it would unguarded.
-Checks read the latest window with some earlier context, which keeps each
-check cheap however long the answer grows.
+refusal becomes its answer. The first words (`stream_first_window`) may go out sooner, when the
+classifier alone finds them clearly harmless and the judge did not come near blocking the request: an
+everyday answer then starts to show without waiting for a whole window. Checks read the latest window
+with some earlier context, which keeps each check cheap however long the answer grows.
 """
 
 from __future__ import annotations
@@ -41,6 +41,8 @@ class _Held:
         self.released = ""
         self.pending: list[TextDelta | ReasoningDelta] = []
         self.pending_chars = 0
+        self.early = False
+        """Its first words were read for an early release (`stream_first_window`), whatever came of it."""
 
     def hold(self, ev: TextDelta | ReasoningDelta) -> None:
         self.pending.append(ev)
@@ -198,14 +200,25 @@ async def guarded(
                 return []
             return h.release()
 
+        async def early(h: _Held) -> list[TextDelta | ReasoningDelta]:
+            """`h`'s first words, released before a whole window when the classifier alone clears them
+            (`Screen.clears`); else held, to be read with the rest of the window. A refusal is held too:
+            `screened` decides on it (the second try)."""
+            h.early = True
+            if phrased(h.window()) or not await screen.clears(h.window(), h.stage):
+                return []
+            return h.release()
+
         async for ev in events:
             out: list[Event] = []
             if isinstance(ev, TextDelta | ReasoningDelta):
                 stage: Stage = "output" if isinstance(ev, TextDelta) else "reasoning"
                 h = held.setdefault((ev.index, stage), _Held(stage))
                 h.hold(ev)
-                if h.pending_chars >= (window if h.released or weighed else min(first, window)):
+                if h.pending_chars >= window:
                     out += await screened(h)
+                elif not (h.released or h.early or weighed) and h.pending_chars >= first:
+                    out += await early(h)
             elif isinstance(ev, Safety) and ev.action == "block":
                 # The mode's finding from the guard's blocks (contemplate: most drafts blocked): refused.
                 blocked = Decision("block", cast(Stage, ev.stage), ev.category, ev.score)

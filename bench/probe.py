@@ -62,8 +62,10 @@ async def score(path: Path, out: Path, model: str, limit: int | None, head: Path
             kind = {"kind": row["kind"]} if "kind" in row else {}
             scored.append({"text": row["text"], "harmful": row["harmful"], **kind, "probe": round(harm, 4)})
             f.write(json.dumps(scored[-1]) + "\n")
-    q = statistics.quantiles(took, n=20)
-    print(f"{len(took)} checks: p50 {1000 * statistics.median(took):.0f} ms, p95 {1000 * q[18]:.0f} ms")
+    if not took:
+        raise SystemExit(f"{path}: no prompt to score")
+    p95 = statistics.quantiles(took, n=20)[18] if len(took) > 1 else took[0]
+    print(f"{len(took)} checks: p50 {1000 * statistics.median(took):.0f} ms, p95 {1000 * p95:.0f} ms")
     by_kind(scored, settings.guard.probe_blocks_from, settings.guard.probe_harmless_below)
 
 

@@ -1,4 +1,4 @@
-"""The model's majority (`guard.majority_openings`): the development evidence for its rule, and its cost.
+"""The model's majority (`guard.majority_openings`): the development evidence for its rule.
 
 `openings` writes, for each prompt of a development set, `k` sampled openings of instant's answer (guard off,
 the eval's temperature), how many of them refuse, the input stage's decision and the judge's probability
@@ -15,11 +15,7 @@ development runs). The output stage is left out:
 
     python -m bench.majority estimate bench/results/majority-dev/judge_dev.jsonl
 
-`cost` times instant answers with the guard on, the majority off and on by turns, on the same prompts and
-seeds, and prints the ratios (time to the first released text, time to the whole answer):
-
-    python -m bench.majority cost --prompts ponder/evals/data/multistep.jsonl --limit 4 \\
-        --out bench/results/majority-cost.json
+What it costs a user is `bench.guard_latency`'s (`--variants no-majority on` times the majority off and on).
 """
 
 from __future__ import annotations
@@ -27,8 +23,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import statistics
-import time
 from pathlib import Path
 from typing import Any
 
@@ -113,45 +107,6 @@ def estimate(path: Path, gate: float) -> None:
         print(f"| at least {t} of {k} refuse | {share(True, t)} | {share(False, t)} |")
 
 
-async def cost(path: Path, limit: int, model: str, out: Path, max_tokens: int) -> None:
-    """Instant with the guard on, the majority off then on for each prompt (same seed), timed."""
-    settings = Settings(model=model)
-    on = settings.guard.majority_openings
-    base = Assistant(settings.model_copy(update={"guard": settings.guard.model_copy(update={"majority_openings": 0})}))
-    runs = {0: base, on: base.sharing(settings)}
-    times: dict[int, dict[str, list[float]]] = {k: {"first": [], "total": []} for k in runs}
-    try:
-        for i, row in enumerate(prompts(path, limit)):
-            for k, assistant in runs.items():
-                t0 = time.perf_counter()
-                first: float | None = None
-                params = SamplingParams(max_tokens=max_tokens, temperature=0.6, seed=i)
-                messages = [Message(role="user", content=row["text"])]
-                async for ev in assistant.run(assistant.plan(None, "instant"), messages, params):
-                    if isinstance(ev, TextDelta) and first is None:
-                        first = time.perf_counter() - t0
-                times[k]["total"].append(time.perf_counter() - t0)
-                times[k]["first"].append(first if first is not None else times[k]["total"][-1])
-                print(i, k, f"first {times[k]['first'][-1]:.1f} s, whole {times[k]['total'][-1]:.1f} s", flush=True)
-    finally:
-        await base.aclose()
-    report = {
-        "model": model,
-        "prompts": limit,
-        "max_tokens": max_tokens,
-        "openings": on,
-        **{
-            f"{what}_p50_s_{k}": round(statistics.median(times[k][what]), 2)
-            for k in runs
-            for what in ("first", "total")
-        },
-        "first_ratio": round(statistics.median(times[on]["first"]) / statistics.median(times[0]["first"]), 2),
-        "total_ratio": round(sum(times[on]["total"]) / sum(times[0]["total"]), 2),
-    }
-    out.write_text(json.dumps(report, indent=1) + "\n")
-    print(json.dumps(report, indent=1))
-
-
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     sub = ap.add_subparsers(dest="command", required=True)
@@ -161,23 +116,15 @@ def main() -> None:
     o.add_argument("--k", type=int, default=8)
     o.add_argument("--tokens", type=int, default=16)
     o.add_argument("--limit", type=int)
+    o.add_argument("--model", default="qwen2.5-coder-1.5b")
     e = sub.add_parser("estimate")
     e.add_argument("results", type=Path)
     e.add_argument("--gate", type=float, default=0.05, help="the second try's gate (answer_again_below)")
-    c = sub.add_parser("cost")
-    c.add_argument("--prompts", type=Path, required=True)
-    c.add_argument("--limit", type=int, default=12)
-    c.add_argument("--out", type=Path, required=True)
-    c.add_argument("--max-tokens", type=int, default=128)
-    for p in (o, c):
-        p.add_argument("--model", default="qwen2.5-coder-1.5b")
     args = ap.parse_args()
     if args.command == "openings":
         asyncio.run(openings(args.prompts, args.out, args.k, args.tokens, args.model, args.limit))
-    elif args.command == "estimate":
-        estimate(args.results, args.gate)
     else:
-        asyncio.run(cost(args.prompts, args.limit, args.model, args.out, args.max_tokens))
+        estimate(args.results, args.gate)
 
 
 if __name__ == "__main__":

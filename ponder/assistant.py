@@ -315,9 +315,7 @@ class Assistant:
                     return collect_usage(run_choices(mode, retry, n))
 
                 polled = self._majority(mode, request)
-            events = guarded(
-                screen, asked, n, events, self.settings.guard.stream_window, again, told=told, polled=polled
-            )
+            events = guarded(screen, asked, n, events, again, told=told, polled=polled)
             blocked = await attachment_refused(screen, flags, quoted)
             if blocked is not None:  # the model never runs; the refusal is the answer
                 await events.aclose()

@@ -118,7 +118,6 @@ async def guarded(
     messages: Sequence[Message],
     n: int,
     run: AsyncGenerator[Event, None],
-    window: int,
     again: Callable[[], AsyncGenerator[Event, None]] | None = None,
     cleared: Decision | None = None,
     told: Asked | None = None,
@@ -175,7 +174,7 @@ async def guarded(
         # A request the judge came near blocking has everything the model writes for it judged too.
         weighed = screen.weighs(decision)
         told.weighed = weighed
-        first = screen.settings.stream_first_window
+        window, first = screen.settings.stream_window, screen.settings.stream_first_window
         held: dict[tuple[int, str], _Held] = {}
         calls: dict[int, list[ToolCallDelta]] = {}
         done: set[int] = set()
@@ -205,7 +204,8 @@ async def guarded(
             (`Screen.clears`); else held, to be read with the rest of the window. A refusal is held too:
             `screened` decides on it (the second try)."""
             h.early = True
-            if phrased(h.window()) or not await screen.clears(h.window(), h.stage):
+            start = h.window()
+            if phrased(start) or not await screen.clears(start, h.stage):
                 return []
             return h.release()
 
@@ -253,7 +253,7 @@ async def guarded(
             yield Usage()
     if answer_again and again is not None:
         yield Safety("output", decision.category or "", round(decision.score, 4), "answer_again", True, 0)
-        async for ev in guarded(screen, messages, n, again(), window, cleared=decision, told=told):
+        async for ev in guarded(screen, messages, n, again(), cleared=decision, told=told):
             yield ev
 
 
